@@ -1,0 +1,1 @@
+"""Front ends: turn a model (PyTorch, ONNX file, TensorFlow) into an `OpGraph`."""

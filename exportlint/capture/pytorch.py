@@ -1,0 +1,401 @@
+"""Capture a PyTorch model into an ATen-level `OpGraph` with user source locations.
+
+Methods, in order: torch.export (non-strict), torch.export (strict), torch.fx.symbolic_trace lowered to
+ATen by make_fx, torch.jit.trace. The first that works gives the graph; the failures of the earlier ones
+are kept in `CaptureInfo.attempts`, with the user's line where the exception names one.
+"""
+
+from __future__ import annotations
+
+import re
+import sysconfig
+import traceback
+import warnings
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from exportlint.config import DynamicDim, Options
+from exportlint.errors import UsageError
+from exportlint.ir import CaptureInfo, Location, NodeKind, OpGraph, OpNode, TensorMeta
+
+EXPORT_NON_STRICT = "torch.export(non-strict)"
+EXPORT_STRICT = "torch.export(strict)"
+FX_SYMBOLIC = "torch.fx.symbolic_trace"
+JIT_TRACE = "torch.jit.trace"
+
+
+# --- where is user code ----------------------------------------------------------------------------
+
+@cache
+def _internal_roots() -> tuple[str, ...]:
+    import torch
+
+    own = Path(__file__).resolve().parents[1]
+    roots = [Path(torch.__file__).resolve().parent, *(own / d for d in ("capture", "engine", "ir", "report"))]
+    for key in ("stdlib", "platstdlib"):
+        roots.append(Path(sysconfig.get_paths()[key]).resolve())
+    return tuple(str(r) + "/" for r in roots)
+
+
+def is_user_file(path: str) -> bool:
+    if path.startswith("<") and path not in ("<stdin>", "<string>"):
+        return False  # <eval_with_key>, <frozen ...>
+    resolved = str(Path(path).resolve()) if not path.startswith("<") else path
+    return not resolved.startswith(_internal_roots())
+
+
+_FRAME = re.compile(r'File "(?P<path>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>\S+))?\n(?P<code>[^\n]*)?')
+_JIT_FRAME = re.compile(r"^(?P<path>.+)\((?P<line>\d+)\): (?P<func>\S+)$", re.M)
+
+
+@dataclass(frozen=True)
+class Frame:
+    path: str
+    line: int
+    code: str = ""
+
+
+def frames_from_text(text: str) -> list[Frame]:
+    """Frames named in a formatted stack trace or exception message, outermost first."""
+    return [Frame(m["path"], int(m["line"]), (m["code"] or "").strip()) for m in _FRAME.finditer(text or "")]
+
+
+def jit_frames(text: str) -> list[Frame]:
+    """Frames of a TorchScript source range (innermost first in the text): outermost first."""
+    return [Frame(m["path"], int(m["line"])) for m in _JIT_FRAME.finditer(text or "")][::-1]
+
+
+def _source_line(path: str, line: int) -> str:
+    import linecache
+
+    return linecache.getline(path, line)
+
+
+def locate(frames: Iterable[Frame], hints: Iterable[str] = ()) -> tuple[Location | None, tuple[Location, ...]]:
+    """(innermost user location, all user locations outermost first). Column: first hint found on the
+    source line (the op's or attribute's name), else the first non-blank character."""
+    user = [f for f in frames if is_user_file(f.path)]
+    stack = tuple(Location(f.path, f.line, _column(f, ())) for f in user)
+    if not user:
+        return None, stack
+    inner = user[-1]
+    return Location(inner.path, inner.line, _column(inner, hints)), stack
+
+
+def _column(frame: Frame, hints: Iterable[str]) -> int:
+    text = _source_line(frame.path, frame.line) or frame.code
+    for hint in hints:
+        match = re.search(rf"\b{re.escape(hint)}\b", text)
+        if hint and match:
+            return match.start() + 1
+    stripped = text.lstrip()
+    return len(text) - len(stripped) + 1 if stripped else 1
+
+
+def _hints(op: str, module: str | None) -> list[str]:
+    """Names that a source line calling `op` (ATen name) or module `module` is likely to contain."""
+    name = op.split(".")[1] if op.startswith("aten.") else op.split("::")[-1]
+    base = name.rstrip("_")
+    hints = [base, re.sub(r"_(forward|\dd|default)$", "", base), re.sub(r"r?_?\d?d?$", "", base)]
+    if module:
+        hints.insert(0, module.rsplit(".", 1)[-1])
+    return hints
+
+
+# --- the capture ladder ----------------------------------------------------------------------------
+
+def capture_torch(model: Any, inputs: tuple, options: Options, name: str) -> OpGraph:
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        raise UsageError(f"{name}: the factory returned {type(model).__name__}, not a torch.nn.Module")
+    model.train(options.train)
+    _check_inputs(model, inputs, name)
+    dynamic = _dynamic_shapes(inputs, options.dynamic) if options.dynamic else None
+    info = CaptureInfo(method="", training=options.train)
+    methods: list[tuple[str, Callable[[], OpGraph]]] = [
+        (EXPORT_NON_STRICT, lambda: _export(model, inputs, dynamic, options, name, info, strict=False)),
+        (EXPORT_STRICT, lambda: _export(model, inputs, dynamic, options, name, info, strict=True)),
+        (FX_SYMBOLIC, lambda: _symbolic(model, inputs, name, info)),
+        (JIT_TRACE, lambda: _jit(model, inputs, name, info)),
+    ]
+    for method, run in methods:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                graph = run()
+        except Exception as exc:  # noqa: BLE001 - each failure is a reported fact
+            info.attempts.append((method, _summary(exc)))
+            if info.failure_location is None:
+                info.failure_location = _failure_location(exc)
+            continue
+        info.method = method
+        return graph
+    info.ok = False
+    info.method = "none"
+    return OpGraph(name, "aten", info)
+
+
+def _check_inputs(model: Any, inputs: tuple, name: str) -> None:
+    """Run the model once, so that a wrong input shape is a usage error, not a capture finding."""
+    import torch
+
+    try:
+        with torch.no_grad():
+            model(*inputs)
+    except Exception as exc:  # noqa: BLE001
+        where, _ = locate(_exc_frames(exc))
+        at = f" (at {where})" if where else ""
+        raise UsageError(f"{name}: the model fails on the example inputs{at}: "
+                         f"{type(exc).__name__}: {_summary(exc)}") from None
+
+
+def _summary(exc: BaseException) -> str:
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    text = lines[0] if lines else type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _exc_frames(exc: BaseException) -> list[Frame]:
+    tb = [Frame(f.filename, f.lineno, f.line or "") for f in traceback.extract_tb(exc.__traceback__)]
+    return tb + frames_from_text(str(exc))
+
+
+def _failure_location(exc: BaseException) -> Location | None:
+    # Strict export names the user's frames in its message ("from user code: ..."); non-strict export
+    # runs user code directly, so its traceback has them.
+    return locate(frames_from_text(str(exc)))[0] or locate(_exc_frames(exc))[0]
+
+
+def _dynamic_shapes(inputs: tuple, dims: list[DynamicDim]):
+    from torch.export import Dim
+
+    spec: list[dict[int, Any] | None] = [None] * len(inputs)
+    for d in dims:
+        if d.input >= len(inputs) or d.dim >= inputs[d.input].dim():
+            raise UsageError(f"--dynamic {d.input}:{d.dim}: the model has {len(inputs)} input(s); "
+                             f"input {d.input} has {inputs[min(d.input, len(inputs) - 1)].dim()} dims")
+        spec[d.input] = {**(spec[d.input] or {}), d.dim: Dim.AUTO(min=d.min, max=d.max)}
+    return tuple(spec)
+
+
+def _export(model, inputs, dynamic, options: Options, name: str, info: CaptureInfo, strict: bool) -> OpGraph:
+    import torch
+
+    ep = torch.export.export(model, inputs, dynamic_shapes=dynamic, strict=strict)
+    graph = graph_from_fx(ep.graph, name, info, source=ep, user_inputs=_user_inputs(ep))
+    _record_dynamic(graph, ep, options.dynamic, info)
+    return graph
+
+
+def _user_inputs(ep) -> set[str]:
+    from torch.export.graph_signature import InputKind
+
+    return {s.arg.name for s in ep.graph_signature.input_specs if s.kind is InputKind.USER_INPUT}
+
+
+def _record_dynamic(graph: OpGraph, ep, dims: list[DynamicDim], info: CaptureInfo) -> None:
+    """Name the symbols of dims marked dynamic; a dim that came out static was specialised."""
+    placeholders = [graph.node(n) for n in graph.nx.nodes if graph.node(n).kind is NodeKind.INPUT]
+    rename: dict[str, str] = {}
+    for d in dims:
+        size = placeholders[d.input].outputs[0].shape[d.dim]
+        info.dynamic_dims.setdefault(placeholders[d.input].name, ())
+        info.dynamic_dims[placeholders[d.input].name] += (d.dim,)
+        info.dynamic_bounds[d.name] = (d.min, d.max)
+        if isinstance(size, int):
+            info.specialized[d.name] = size
+        else:
+            rename[size] = d.name
+    if rename:
+        pattern = re.compile(r"\b(" + "|".join(map(re.escape, rename)) + r")\b")
+        for node in graph.nodes(None):
+            node.inputs = tuple(_rename(t, pattern, rename) for t in node.inputs)
+            node.outputs = tuple(_rename(t, pattern, rename) for t in node.outputs)
+
+
+def _rename(t: TensorMeta, pattern: re.Pattern, names: dict[str, str]) -> TensorMeta:
+    if not t.is_dynamic:
+        return t
+    shape = tuple(pattern.sub(lambda m: names[m[1]], d) if isinstance(d, str) else d for d in t.shape)
+    return TensorMeta(t.dtype, shape)
+
+
+def _symbolic(model, inputs, name: str, info: CaptureInfo) -> OpGraph:
+    """torch.fx.symbolic_trace (with stack traces), then lowered to ATen by make_fx over the graph."""
+    import torch.fx as fx
+    from torch.fx import traceback as fx_traceback
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    tracer = fx.Tracer()
+    tracer.record_stack_traces = True
+    fx_graph = tracer.trace(model)
+    gm = fx.GraphModule(tracer.root, fx_graph)
+    with fx_traceback.preserve_node_meta():
+        aten = make_fx(lambda *a: fx.Interpreter(gm).run(*a), record_stack_traces=True)(*inputs)
+    return graph_from_fx(aten.graph, name, info, source=gm, user_inputs=None)
+
+
+# --- fx graph -> OpGraph -----------------------------------------------------------------------
+
+def _tensor_meta(value: Any) -> TensorMeta:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        shape = tuple(d if isinstance(d, int) else str(d) for d in value.shape)
+        return TensorMeta(str(value.dtype).removeprefix("torch."), shape)
+    return TensorMeta()
+
+
+def _metas(value: Any) -> tuple[TensorMeta, ...]:
+    if isinstance(value, (tuple, list)):
+        return tuple(_tensor_meta(v) for v in value)
+    return (_tensor_meta(value),) if value is not None else ()
+
+
+def _constant(arg: Any) -> Any:
+    """A JSON-friendly form of a constant argument; tensors/nodes are not constants."""
+    import torch
+
+    if isinstance(arg, (bool, int, float, str)) or arg is None:
+        return arg
+    if isinstance(arg, (list, tuple)):
+        items = [_constant(a) for a in arg]
+        return None if any(i is _NOT_CONST for i in items) else items
+    if isinstance(arg, (torch.dtype, torch.device, torch.memory_format, torch.layout)):
+        return str(arg)
+    if isinstance(arg, torch.SymInt):
+        return str(arg)
+    return _NOT_CONST
+
+
+_NOT_CONST = object()
+
+
+def _module_path(meta: dict) -> tuple[str | None, str | None]:
+    stack = meta.get("nn_module_stack") or {}
+    if not stack:
+        return None, None
+    path, cls = list(stack.values())[-1]
+    cls_name = cls if isinstance(cls, str) else f"{cls.__module__}.{cls.__qualname__}"
+    # torch.export writes paths like "backbone.features.3.act" (sometimes with L['self'] prefixes)
+    path = re.sub(r"^L\['self'\]\.?", "", str(path)).replace("._modules['", ".").replace("']", "")
+    return path or None, cls_name
+
+
+def graph_from_fx(fx_graph, name: str, info: CaptureInfo, source: Any, user_inputs: set[str] | None) -> OpGraph:
+    """Build the IR from an ATen-level fx graph. Parameters and buffers are folded into their users'
+    args (as `param:<name>`); user inputs become INPUT nodes."""
+    import torch
+
+    graph = OpGraph(name, "aten", info, source=source)
+    producers: dict[str, str] = {}
+    for node in fx_graph.nodes:
+        meta = node.meta
+        if node.op == "placeholder":
+            if user_inputs is not None and node.name not in user_inputs:
+                continue
+            graph.add_node(OpNode(node.name, "input", "aten", NodeKind.INPUT, outputs=_metas(meta.get("val"))))
+            producers[node.name] = node.name
+        elif node.op == "call_function" and isinstance(node.target, torch._ops.OpOverload | torch._ops.OpOverloadPacket):
+            op = str(node.target)
+            module, module_type = _module_path(meta)
+            location, stack = locate(frames_from_text(meta.get("stack_trace") or ""), _hints(op, module))
+            tensor_args = node.all_input_nodes
+            args = {}
+            for arg, schema_arg in zip(node.args, _schema_args(node.target)):
+                value = _constant(arg)
+                if value is not _NOT_CONST:
+                    args[schema_arg] = value
+            for key, arg in node.kwargs.items():
+                value = _constant(arg)
+                if value is not _NOT_CONST:
+                    args[key] = value
+            graph.add_node(OpNode(
+                node.name, op, "aten", args=args,
+                inputs=tuple(_tensor_meta(a.meta.get("val")) for a in tensor_args),
+                outputs=_metas(meta.get("val")),
+                module=module, module_type=module_type, location=location, stack=stack,
+            ))
+            producers[node.name] = node.name
+            for index, src in enumerate(tensor_args):
+                if src.name in producers:
+                    graph.add_edge(producers[src.name], node.name, _tensor_meta(src.meta.get("val")), index)
+        elif node.op == "call_function" and node.target.__name__ == "getitem" and node.args[0].name in producers:
+            producers[node.name] = producers[node.args[0].name]  # tuple output of a multi-output op
+        elif node.op == "output":
+            graph.add_node(OpNode("output", "output", "aten", NodeKind.OUTPUT))
+            flat = node.args[0] if isinstance(node.args[0], (tuple, list)) else (node.args[0],)
+            for index, src in enumerate(a for a in flat if hasattr(a, "name")):
+                if src.name in producers:
+                    graph.add_edge(producers[src.name], "output", _tensor_meta(src.meta.get("val")), index)
+    return graph
+
+
+def _schema_args(target) -> list[str]:
+    schema = getattr(target, "_schema", None)
+    return [a.name for a in schema.arguments] if schema is not None else []
+
+
+# --- torch.jit.trace -> OpGraph ----------------------------------------------------------------
+
+_JIT_DTYPES = {"Float": "float32", "Double": "float64", "Long": "int64", "Int": "int32", "Bool": "bool",
+               "Half": "float16", "BFloat16": "bfloat16", "Byte": "uint8", "Char": "int8", "Short": "int16"}
+
+
+def _jit_meta(value) -> TensorMeta:
+    t = value.type()
+    if t.kind() != "TensorType":
+        return TensorMeta()
+    dtype = t.scalarType()
+    sizes = t.sizes() if t.sizes() is not None else None
+    return TensorMeta(_JIT_DTYPES.get(dtype, dtype), tuple(sizes) if sizes is not None else None)
+
+
+def _jit(model, inputs, name: str, info: CaptureInfo) -> OpGraph:
+    import torch
+
+    traced = torch.jit.trace(model, inputs, check_trace=False)
+    ts_graph = traced.inlined_graph
+    graph = OpGraph(name, "aten", info, source=traced)
+    producers: dict[Any, str] = {}
+    for i, value in enumerate(list(ts_graph.inputs())[1:]):  # [0] is self
+        node_name = f"input_{i}"
+        graph.add_node(OpNode(node_name, "input", "aten", NodeKind.INPUT, outputs=(_jit_meta(value),)))
+        producers[value.unique()] = node_name
+    for index, node in enumerate(ts_graph.nodes()):
+        kind = node.kind()
+        if not kind.startswith("aten::"):
+            continue
+        op = "aten." + kind.removeprefix("aten::")
+        scope = node.scopeName().replace("__module.", "", 1) or None
+        location, stack = locate(jit_frames(node.sourceRange()), _hints(op, scope))
+        node_name = f"{kind.replace('::', '_')}_{index}"
+        graph.add_node(OpNode(node_name, op, "aten", inputs=tuple(_jit_meta(v) for v in node.inputs()),
+                              outputs=tuple(_jit_meta(v) for v in node.outputs()), module=scope,
+                              location=location, stack=stack))
+        for arg_index, value in enumerate(node.inputs()):
+            if value.unique() in producers:
+                graph.add_edge(producers[value.unique()], node_name, _jit_meta(value), arg_index)
+        for value in node.outputs():
+            producers[value.unique()] = node_name
+    graph.add_node(OpNode("output", "output", "aten", NodeKind.OUTPUT))
+    for index, value in enumerate(ts_graph.outputs()):
+        if value.unique() in producers:
+            graph.add_edge(producers[value.unique()], "output", _jit_meta(value), index)
+    return graph
+
+
+def capture_spec(spec: str, options: Options, shapes: list[str], dtypes: list[str]) -> OpGraph:
+    """Load `spec`, build example inputs, capture. UsageError for anything the user must fix."""
+    from exportlint.capture.spec import call_factory, make_inputs
+
+    model, inputs = call_factory(spec)
+    if shapes:
+        inputs = make_inputs(shapes, dtypes)
+    elif inputs is None:
+        raise UsageError(f"{spec}: the factory returned no example inputs; pass --input-shape (e.g. 1,3,224,224)")
+    return capture_torch(model, inputs, options, spec)
+

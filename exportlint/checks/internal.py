@@ -1,0 +1,31 @@
+"""EXL000: a rule crashed. Made by the engine, never by a check."""
+
+from __future__ import annotations
+
+from exportlint.engine.rule import Rule, Severity
+
+
+class RuleCrashed(Rule):
+    """
+    ## What it does
+    Reports a rule that raised an exception while checking a model. The rule is skipped for that
+    model; every other rule still runs.
+
+    ## Why is this bad?
+    A crashed rule checked nothing: the model may carry the problem that rule looks for. It is an
+    exportlint bug; please report it with the message.
+
+    ## Example
+    `EXL000 rule EXL101 (unsupported-operator) crashed and was skipped: KeyError: 'val'`
+
+    ## Use instead
+    Nothing to change in the model. Upgrade exportlint, or ignore the crashed rule's code meanwhile.
+
+    ## Fix safety
+    No fix.
+    """
+
+    code = "EXL000"
+    slug = "rule-crashed"
+    summary = "An exportlint rule crashed; it was skipped and the other rules ran."
+    severity = Severity.ERROR

@@ -1,0 +1,125 @@
+"""EXL101: an operator the target's converter cannot translate."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from exportlint.engine.rule import Context, Example, Finding, GraphRule, Severity
+from exportlint.ir import OpGraph, OpNode
+from exportlint.tables import Status, Verdict, support
+from exportlint.targets import Target
+
+DEFAULT_ONNX_EXPORTER = "dynamo"
+
+
+def _grid_sample():
+    import torch
+    import torch.nn.functional as F
+
+    class Warp(torch.nn.Module):
+        def forward(self, x, grid):
+            return F.grid_sample(x, grid, align_corners=False)  # expect: EXL101
+
+    return Warp(), (torch.randn(1, 3, 8, 8), torch.rand(1, 8, 8, 2) * 2 - 1)
+
+
+def _plain_conv():
+    import torch
+
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU()), (torch.randn(1, 3, 8, 8),)
+
+
+def version_text(target: Target, version: str) -> str:
+    return {"onnx": f"opset {version}", "tensorrt": f"TensorRT {version}"}.get(target.family, version)
+
+
+class UnsupportedOperator(GraphRule):
+    """
+    ## What it does
+    Checks every operator of the captured graph against the support table of each target (ONNX opset
+    N through torch.onnx's exporters, Core ML deployment target, TFLite builtins / select-TF / GPU
+    delegate, TensorRT version) and reports the ones the converter cannot translate, with the first
+    version that supports them when there is one.
+
+    ## Why is this bad?
+    The converter stops at the first operator it cannot translate, usually after a long export, and
+    names an internal ATen op rather than the line of your model. The tables are generated from the
+    installed converters and checked by converting one-op models, so the verdict here is the
+    converter's own.
+
+    ## Example
+    ```python
+    return F.grid_sample(x, grid)  # ONNX GridSample exists from opset 16
+    ```
+    checked with `--target onnx:13`.
+
+    ## Use instead
+    Raise the target (`--target onnx:17`), or replace the operator by ones the target supports.
+
+    ## Fix safety
+    No automatic fix.
+    """
+
+    code = "EXL101"
+    slug = "unsupported-operator"
+    summary = "An operator that the target's converter cannot translate."
+    severity = Severity.ERROR
+    dialects = ("aten", "onnx", "tf")
+    invalid = (Example(build=_grid_sample, targets=("onnx:13",)),)
+    valid = (Example(build=_grid_sample, targets=("onnx:17",)),
+             Example(build=_plain_conv, targets=("onnx:13", "onnx:18")))
+
+    def check(self, graph: OpGraph, ctx: Context) -> Iterable[Finding]:
+        for target in ctx.targets:
+            verdicts = {op: support(op, target, graph.dialect) for op in graph.by_op}
+            if target.family == "onnx" and graph.dialect == "aten":
+                yield from self._onnx_exporters(graph, target, verdicts)
+                continue
+            for op, verdict in verdicts.items():
+                if verdict.blocks:
+                    for node in graph.by_op[op]:
+                        yield self._blocked(graph, node, target, verdict)
+
+    def _blocked(self, graph: OpGraph, node: OpNode, target: Target, verdict: Verdict) -> Finding:
+        message = f"{node.op} does not convert to {target}"
+        if verdict.hop:
+            message += f" (fails at {verdict.hop})"
+        if verdict.reason:
+            message += f": {verdict.reason}"
+        if verdict.since:
+            message += f"; supported from {version_text(target, verdict.since)}"
+        return self.finding(graph, message, node=node, target=target)
+
+    def _onnx_exporters(self, graph: OpGraph, target: Target, verdicts: dict[str, Verdict]):
+        """A model exports at opset N when one exporter reaches N for all its ops. Ops no exporter
+        handles are errors; ops that only the legacy exporter handles are warnings (the default
+        exporter silently returns a model at opset 18 for them)."""
+        exporters = sorted({e for v in verdicts.values() for e in v.exporters} or {DEFAULT_ONNX_EXPORTER})
+        missing = {e: [op for op, v in verdicts.items() if v.exporters and v.exporters.get(e) != "supported"]
+                   for e in exporters}
+        covering = [e for e in exporters if not missing[e]]
+        for op, verdict in verdicts.items():
+            if verdict.blocks:
+                for node in graph.by_op[op]:
+                    yield self._blocked(graph, node, target, verdict)
+        if covering and DEFAULT_ONNX_EXPORTER not in covering:
+            alternative = covering[0]
+            for op in missing[DEFAULT_ONNX_EXPORTER]:
+                if verdicts[op].status is Status.UNSUPPORTED:
+                    continue
+                for node in graph.by_op[op]:
+                    yield self.finding(
+                        graph,
+                        f"{op}: torch.onnx.export's default exporter cannot reach {target} for this op "
+                        f"(it returns a higher-opset model without an error); the {alternative} exporter "
+                        f"(dynamo=False) reaches it",
+                        node=node, target=target, severity=Severity.WARNING)
+        elif not covering and not any(v.blocks for v in verdicts.values()):
+            # Each op is handled by some exporter, but no single exporter handles them all.
+            others = ", ".join(sorted({op for e in exporters if e != DEFAULT_ONNX_EXPORTER for op in missing[e]}))
+            for op in missing[DEFAULT_ONNX_EXPORTER]:
+                for node in graph.by_op[op]:
+                    yield self.finding(
+                        graph, f"{op}: the default exporter cannot reach {target} for this op, and "
+                        f"{others} stop the legacy exporter: no single exporter produces {target}",
+                        node=node, target=target)

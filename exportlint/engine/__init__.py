@@ -1,0 +1,1 @@
+"""The rule engine: rule types, the registry and the runner."""

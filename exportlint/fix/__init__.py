@@ -1,0 +1,1 @@
+"""Rewrites that remove findings: graph passes and source codemods."""

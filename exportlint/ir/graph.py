@@ -1,0 +1,146 @@
+"""The front-end neutral IR: a networkx multigraph of located operators.
+
+Nodes are operators (plus graph inputs and outputs), edges are tensors. A node's data lives in one
+typed `OpNode` stored under the node attribute `"op"`; an edge's tensor under `"tensor"`. Front ends
+(torch, ONNX, TensorFlow) fill the same fields with their own op dialect.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Iterator
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in the user's source: 1-based line and column."""
+
+    path: str
+    line: int
+    column: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}"
+
+
+Dim = int | str  # a static size, or the name of a symbolic dimension ("s0", "batch")
+
+
+@dataclass(frozen=True)
+class TensorMeta:
+    dtype: str | None = None  # "float32", "int64", ... (dialect-neutral names)
+    shape: tuple[Dim, ...] | None = None
+
+    @property
+    def is_dynamic(self) -> bool:
+        return self.shape is not None and any(isinstance(d, str) for d in self.shape)
+
+
+class NodeKind(str, Enum):
+    OP = "op"
+    INPUT = "input"
+    OUTPUT = "output"
+
+
+@dataclass
+class OpNode:
+    """One operator of the captured graph.
+
+    `op` is the qualified name in the front end's dialect: `aten.hardsigmoid.default` (torch),
+    `ai.onnx::Resize` (ONNX), `tf.Unique` (TensorFlow).
+    """
+
+    name: str
+    op: str
+    dialect: str
+    kind: NodeKind = NodeKind.OP
+    args: dict[str, Any] = field(default_factory=dict)  # constant (non-tensor) arguments
+    inputs: tuple[TensorMeta, ...] = ()
+    outputs: tuple[TensorMeta, ...] = ()
+    module: str | None = None  # module path, e.g. "backbone.features.3.act"
+    module_type: str | None = None  # e.g. "torch.nn.modules.activation.Hardsigmoid"
+    location: Location | None = None  # innermost frame in user code
+    stack: tuple[Location, ...] = ()  # user frames, outermost first
+
+    @property
+    def base_op(self) -> str:
+        """The op without its overload: `aten.hardsigmoid.default` -> `aten.hardsigmoid`."""
+        if self.dialect == "aten" and self.op.count(".") >= 2:
+            return self.op.rsplit(".", 1)[0]
+        return self.op
+
+
+@dataclass
+class CaptureInfo:
+    """How the graph was obtained, and why earlier methods failed."""
+
+    method: str  # "torch.export(non-strict)", "torch.jit.trace", "onnx", ...
+    ok: bool = True
+    attempts: list[tuple[str, str]] = field(default_factory=list)  # (method, one-line failure)
+    failure_location: Location | None = None  # user line of the first failure
+    training: bool = False  # model was in training mode when captured
+    dynamic_dims: dict[str, tuple[int, ...]] = field(default_factory=dict)  # input name -> dims
+    dynamic_bounds: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)  # dim name
+    specialized: dict[str, int] = field(default_factory=dict)  # dim requested dynamic -> frozen value
+    specialization_location: dict[str, Location] = field(default_factory=dict)
+    opsets: dict[str, int] = field(default_factory=dict)  # ONNX models: domain -> opset imported
+
+
+class OpGraph:
+    """A captured model: `nx.MultiDiGraph` of `OpNode`s plus capture facts.
+
+    `by_op` indexes operator nodes by qualified op name once, so that rules that look at op kinds
+    cost O(distinct ops) per target instead of O(nodes).
+    """
+
+    def __init__(self, model: str, dialect: str, capture: CaptureInfo, source: Any = None):
+        import networkx  # lazily: the source-only path never builds a graph
+
+        self.model = model
+        self.dialect = dialect
+        self.capture = capture
+        self.nx: nx.MultiDiGraph = networkx.MultiDiGraph()
+        self.source = source  # the front end's own object (ExportedProgram, ModelProto, ...)
+        self._by_op: dict[str, list[OpNode]] | None = None
+
+    def add_node(self, node: OpNode) -> OpNode:
+        self.nx.add_node(node.name, op=node)
+        self._by_op = None
+        return node
+
+    def add_edge(self, src: str, dst: str, tensor: TensorMeta, index: int = 0) -> None:
+        self.nx.add_edge(src, dst, key=index, tensor=tensor)
+
+    def node(self, name: str) -> OpNode:
+        return self.nx.nodes[name]["op"]
+
+    def nodes(self, kind: NodeKind | None = NodeKind.OP) -> Iterator[OpNode]:
+        for _, data in self.nx.nodes(data="op"):
+            if kind is None or data.kind is kind:
+                yield data
+
+    @property
+    def by_op(self) -> dict[str, list[OpNode]]:
+        if self._by_op is None:
+            index: dict[str, list[OpNode]] = defaultdict(list)
+            for node in self.nodes():
+                index[node.op].append(node)
+            self._by_op = dict(index)
+        return self._by_op
+
+    def inputs(self) -> list[OpNode]:
+        return list(self.nodes(NodeKind.INPUT))
+
+    def successors(self, node: OpNode) -> list[OpNode]:
+        return [self.node(n) for n in self.nx.successors(node.name)]
+
+    def predecessors(self, node: OpNode) -> list[OpNode]:
+        return [self.node(n) for n in self.nx.predecessors(node.name)]
+
+    def __len__(self) -> int:
+        return self.nx.number_of_nodes()

@@ -1,0 +1,66 @@
+"""Reports: what was checked, per model and target, and the findings; rendered by `render`."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from exportlint.engine.rule import Finding, Severity
+from exportlint.ir import CaptureInfo
+from exportlint.targets import Target
+
+JSON_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TargetSummary:
+    target: str
+    exportable: bool
+    errors: int
+    warnings: int
+
+
+@dataclass
+class ModelReport:
+    model: str
+    capture: CaptureInfo | None  # None for source-only checks
+    targets: list[TargetSummary] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    models: list[ModelReport] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    def add(self, model: str, capture: CaptureInfo | None, targets: Sequence[Target],
+            findings: list[Finding]) -> None:
+        summaries = []
+        for target in map(str, targets):
+            mine = [f for f in findings if f.target in (None, target)]
+            errors = sum(f.severity is Severity.ERROR for f in mine)
+            warnings = sum(f.severity is Severity.WARNING for f in mine)
+            summaries.append(TargetSummary(target, errors == 0, errors, warnings))
+        self.models.append(ModelReport(model, capture, summaries))
+        self.findings.extend(findings)
+
+    @property
+    def blocking(self) -> bool:
+        return any(f.severity is Severity.ERROR for f in self.findings)
+
+
+def display_path(path: str) -> str:
+    """Relative to the working directory when the file is under it (what editors and CI expect)."""
+    if path.startswith("<"):
+        return path
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
+
+
+def render(report: Report, fmt: str, color: bool = False) -> str:
+    from importlib import import_module
+
+    return import_module(f"exportlint.report.{fmt}").render(report, color=color)

@@ -1,0 +1,1 @@
+"""Data shipped inside the wheel as `exportlint.ruledata`: the support tables (`tables/`)."""

@@ -1,0 +1,90 @@
+"""The command line: cheap start, one-line errors with exit 2, exit 1 on blocked targets, JSON schema."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import EXAMPLES, ROOT, run_cli
+
+
+def test_help_and_version_do_not_import_heavy_frameworks():
+    code = ("import sys, contextlib, io\n"
+            "from exportlint.cli import main\n"
+            "for argv in (['--help'], ['--version']):\n"
+            "    with contextlib.redirect_stdout(io.StringIO()):\n"
+            "        try: main(argv)\n"
+            "        except SystemExit: pass\n"
+            "heavy = [m for m in ('torch', 'tensorflow', 'coremltools', 'onnxruntime', 'networkx') if m in sys.modules]\n"
+            "print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["check", "examples/nope.py:build"], "no such file"),
+    (["check", "examples/shape_head.py:missing"], "has no attribute 'missing'"),
+    (["check", "examples/shape_head.py"], "must be 'path/to/file.py:factory'"),
+    (["check", "tests/bad_models.py:raises"], "factory raised ValueError: broken on purpose"),
+    (["check", "tests/bad_models.py:not_a_module"], "not a torch.nn.Module"),
+    (["check", "examples/shape_head.py:build", "--input-shape", "1,5,32,32"], "fails on the example inputs"),
+    (["check", "examples/shape_head.py:build", "--input-shape", "1,x"], "comma-separated integers"),
+    (["check", "examples/shape_head.py:build", "--target", "onnx:99"], "unknown target 'onnx:99'"),
+    (["check", "examples/shape_head.py:build", "--target", "foo"], "unknown target 'foo'"),
+    (["check", "examples/shape_head.py:build", "--dynamic", "0:9"], "input 0 has 4 dims"),
+    (["explain", "EXL999"], "unknown rule code"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, message):
+    result = run_cli(*args)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_json_schema_and_locations_point_at_example_lines():
+    result = run_cli("check", "examples/shape_head.py:build_warp", "--target", "onnx:13", "--target", "onnx:18",
+                     "--format", "json")
+    assert result.returncode == 1, result.stderr
+    doc = json.loads(result.stdout)
+    (model,) = doc["models"]
+    assert model["model"] == "examples/shape_head.py:build_warp"
+    assert model["capture"]["method"] == "torch.export(non-strict)" and model["capture"]["ok"]
+    assert {t["target"]: t["exportable"] for t in model["targets"]} == {"onnx:13": False, "onnx:18": True}
+    lines = (EXAMPLES / "shape_head.py").read_text().splitlines()
+    for f in doc["findings"]:
+        assert set(f) >= {"code", "rule", "severity", "target", "model", "message", "op", "module", "location"}
+        loc = f["location"]
+        assert loc["path"] == "examples/shape_head.py"
+        written = lines[loc["line"] - 1]
+        assert f["op"] is None or any(k in written for k in ("grid_sample", "avg_pool2d", "view", "size")), written
+    grid = [f for f in doc["findings"] if f["code"] == "EXL101"]
+    assert grid and all(f["target"] == "onnx:13" and "opset 16" in f["message"] for f in grid)
+    assert "F.grid_sample" in lines[grid[0]["location"]["line"] - 1]
+
+
+def test_text_format_is_ide_parsable():
+    result = run_cli("check", "examples/shape_head.py:build_warp", "--target", "onnx:13")
+    first = next(l for l in result.stdout.splitlines() if "EXL101" in l)
+    path, line, col, rest = first.split(":", 3)
+    assert path == "examples/shape_head.py" and int(line) > 0 and int(col) > 0
+    assert rest.startswith(" EXL101 [onnx:13] ")
+
+
+def test_exit_zero():
+    assert run_cli("check", "examples/shape_head.py:build_warp", "--target", "onnx:13", "--exit-zero").returncode == 0
+
+
+def test_capture_failure_is_a_finding_with_fallback_graph():
+    result = run_cli("check", "tests/bad_models.py:branchy", "--format", "json")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    doc = json.loads(result.stdout)
+    (model,) = doc["models"]
+    assert model["capture"]["method"] == "torch.jit.trace"
+    assert [a["method"] for a in model["capture"]["attempts"]][:2] == ["torch.export(non-strict)", "torch.export(strict)"]
+    (finding,) = [f for f in doc["findings"] if f["code"] == "EXL001"]
+    line = (ROOT / "tests/bad_models.py").read_text().splitlines()[finding["location"]["line"] - 1]
+    assert "if x.sum() > 0" in line
