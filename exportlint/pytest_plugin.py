@@ -1,45 +1,128 @@
-"""pytest plugin (entry point `pytest11`): `assert_exportable` and the `exportlint` fixture.
+"""pytest plugin (entry point `pytest11`): exportability as a test assertion. See docs/pytest.md.
 
     from exportlint.pytest_plugin import assert_exportable
 
     def test_model_exports():
         assert_exportable(MyNet().eval(), (torch.randn(1, 3, 224, 224),), targets=["onnx:17", "coreml:iOS16"])
+
+    @pytest.mark.exportable(targets=["onnx:17"])
+    def test_mynet():
+        return MyNet(), (torch.randn(1, 3, 224, 224),)   # the plugin checks what the test returns
+
+Targets default to `targets` of `[tool.exportlint]` in pyproject.toml (else onnx:18); its ignore,
+per-file-ignores and suppression comments apply. `--exportlint-confirm` (or `confirm=True`) also runs
+the real converters and reports where they disagree with the static verdict.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Sequence
 
 import pytest
+
+_CONFIRM: list[bool] = [False]  # --exportlint-confirm of the innermost session (pytester nests them)
 
 
 class NotExportable(AssertionError):
     """Raised by `assert_exportable`: the message lists each blocking finding."""
 
 
-def assert_exportable(model: Any, example_inputs: tuple, targets: Sequence[str] = ("onnx:18",),
-                      ignore: Sequence[str] = (), name: str | None = None):
+def assert_exportable(model: Any, example_inputs: Any, targets: Sequence[str] | None = None,
+                      ignore: Sequence[str] = (), *, select: Sequence[str] = (), confirm: bool | None = None,
+                      name: str | None = None):
     """Fail with every blocking finding (`path:line:col: CODE [target] message`) unless `model`
-    exports to all `targets`. Returns the report for further assertions."""
+    exports to all `targets`. `confirm` (default: `--exportlint-confirm`) also runs the real converters:
+    a converter failure fails the assertion too. Returns the report for further assertions."""
     from exportlint.capture.pytorch import capture_torch
-    from exportlint.config import Options
+    from exportlint.config import find_config, load_config
     from exportlint.report import Report
     from exportlint.report.text import finding_line
     from exportlint.run import check_graph
     from exportlint.targets import parse_target
 
-    options = Options(targets=[parse_target(t) for t in targets], ignore=list(ignore))
+    __tracebackhide__ = True
+    options = load_config(find_config()).options()
+    if targets is not None:
+        options.targets = list(dict.fromkeys(parse_target(t) for t in ([targets] if isinstance(targets, str) else targets)))
+    options.ignore += list(ignore)
+    if select:
+        options.select = list(select)
+    inputs = example_inputs if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
     name = name or type(model).__name__
     report = Report()
-    check_graph(capture_torch(model, tuple(example_inputs), options, name), options, report)
-    if report.blocking:
-        blocked = ", ".join(t.target for m in report.models for t in m.targets if not t.exportable)
-        lines = [finding_line(f) for f in report.findings if f.severity.value == "error"]
-        raise NotExportable(f"{name} does not export to {blocked}:\n" + "\n".join(lines))
+    check_graph(capture_torch(model, tuple(inputs), options, name), options, report)
+    confirmations = []
+    if _CONFIRM[-1] if confirm is None else confirm:
+        from exportlint.confirm import confirm as run_converters
+
+        confirmations = run_converters(model, tuple(inputs), options.targets, report)
+    failed = [c.target for c in confirmations if c.converted is False]
+    if report.blocking or failed:
+        blocked = list(dict.fromkeys([t.target for m in report.models for t in m.targets if not t.exportable]
+                                     + failed))
+        errors = [f for f in report.findings if f.severity.value == "error"]
+        lines = [f"{name} does not export to {', '.join(blocked)} "
+                 f"({len(errors)} blocking finding{'s' * (len(errors) != 1)}):"]
+        lines += [f"  {finding_line(f)}" for f in errors]
+        if confirmations:
+            lines += ["real converters:"] + [f"  {c.line()}" for c in confirmations]
+        raise NotExportable("\n".join(lines))
     return report
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("exportlint")
+    group.addoption("--exportlint-confirm", action="store_true", default=False,
+                    help="assert_exportable and @pytest.mark.exportable also run the real converters "
+                         "(ONNX + onnxruntime, coremltools, litert-torch) when installed")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _CONFIRM.append(bool(config.getoption("exportlint_confirm", False)))
+    config.addinivalue_line(
+        "markers", "exportable(targets=None, ignore=(), confirm=None): the test returns (or yields) "
+                   "(model, example_inputs); exportlint checks that it exports to the targets")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if len(_CONFIRM) > 1:
+        _CONFIRM.pop()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run a test marked `exportable` and check the (model, inputs) it returns or yields."""
+    marker = pyfuncitem.get_closest_marker("exportable")
+    if marker is None:
+        return None
+    if marker.args:
+        raise pytest.UsageError(f"{pyfuncitem.nodeid}: @pytest.mark.exportable takes keyword arguments only "
+                                "(targets=[...], ignore=[...], confirm=...)")
+    func = pyfuncitem.obj
+    names = pyfuncitem._fixtureinfo.argnames
+    made = func(**{n: pyfuncitem.funcargs[n] for n in names})
+    generator = made if inspect.isgenerator(made) else None
+    try:
+        if generator is not None:
+            made = next(generator)
+        if made is None and "exportlint_check" in names:
+            return True  # the test asserted through the fixture itself
+        if not (isinstance(made, tuple) and len(made) == 2):
+            raise TypeError(f"a test marked @pytest.mark.exportable must return (model, example_inputs), "
+                            f"got {type(made).__name__}")
+        __tracebackhide__ = True
+        assert_exportable(made[0], made[1], name=pyfuncitem.name, **marker.kwargs)
+    finally:
+        if generator is not None:
+            generator.close()  # runs the test's cleanup after its yield
+    return True
+
+
 @pytest.fixture
-def exportlint_check():
-    """The `assert_exportable` function, as a fixture."""
-    return assert_exportable
+def exportlint_check(request: pytest.FixtureRequest):
+    """`assert_exportable`, with the keyword arguments of the test's `exportable` marker as defaults."""
+    from functools import partial
+
+    marker = request.node.get_closest_marker("exportable")
+    return partial(assert_exportable, **(marker.kwargs if marker else {}))

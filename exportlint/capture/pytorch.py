@@ -132,6 +132,8 @@ def capture_torch(model: Any, inputs: tuple, options: Options, name: str) -> OpG
                 info.failure_location = _failure_location(exc)
             continue
         info.method = method
+        if method in (EXPORT_NON_STRICT, EXPORT_STRICT):
+            info.resized = capture_resized(model, inputs, name, strict=method == EXPORT_STRICT)
         return graph
     info.ok = False
     info.method = "none"
@@ -244,7 +246,9 @@ def _tensor_meta(value: Any) -> TensorMeta:
     import torch
 
     if isinstance(value, torch.Tensor):
-        shape = tuple(d if isinstance(d, int) else str(d) for d in value.shape)
+        from torch.fx.experimental.symbolic_shapes import is_concrete_int
+
+        shape = tuple(int(d) if is_concrete_int(d) else str(d) for d in value.shape)
         return TensorMeta(str(value.dtype).removeprefix("torch."), shape)
     return TensorMeta()
 
@@ -263,7 +267,7 @@ def _constant(arg: Any) -> Any:
         return arg
     if isinstance(arg, (list, tuple)):
         items = [_constant(a) for a in arg]
-        return None if any(i is _NOT_CONST for i in items) else items
+        return _NOT_CONST if any(i is _NOT_CONST for i in items) else items
     if isinstance(arg, (torch.dtype, torch.device, torch.memory_format, torch.layout)):
         return str(arg)
     if isinstance(arg, torch.SymInt):
@@ -386,6 +390,69 @@ def _jit(model, inputs, name: str, info: CaptureInfo) -> OpGraph:
         if value.unique() in producers:
             graph.add_edge(producers[value.unique()], "output", _jit_meta(value), index)
     return graph
+
+
+# --- a second capture at other input sizes ----------------------------------------------------
+
+def _runs(model, inputs: tuple) -> bool:
+    import torch
+
+    try:
+        with torch.no_grad():
+            model(*inputs)
+    except Exception:  # noqa: BLE001 - the model does not take this size
+        return False
+    return True
+
+
+def grown_inputs(model, inputs: tuple) -> tuple | None:
+    """The example inputs with each dim the model accepts at twice its size doubled: the batch dim
+    (dim 0 of every floating-point input together) first, then every other dim alone, keeping each
+    change under which the model still runs. Only floating-point tensors grow (integer inputs carry
+    values such as lengths that must match). None if no dim can change."""
+    import torch
+
+    floats = [i for i, t in enumerate(inputs) if isinstance(t, torch.Tensor) and t.is_floating_point()]
+    if not floats:
+        return None
+    shapes = {i: list(inputs[i].shape) for i in floats}
+
+    def build(new: dict[int, list[int]]) -> tuple:
+        gen = torch.Generator().manual_seed(0)
+        return tuple(torch.randn(new[i], generator=gen, dtype=t.dtype) if i in new else t
+                     for i, t in enumerate(inputs))
+
+    candidates = [[(i, 0) for i in floats if inputs[i].dim() >= 2]]
+    candidates += [[(i, d)] for i in floats for d in range(1 if inputs[i].dim() >= 2 else 0, inputs[i].dim())]
+    grown = False
+    for dims in candidates:
+        if not dims:
+            continue
+        trial = {i: list(s) for i, s in shapes.items()}
+        for i, d in dims:
+            trial[i][d] *= 2
+        if _runs(model, build(trial)):
+            shapes, grown = trial, True
+    return build(shapes) if grown else None
+
+
+def capture_resized(model, inputs: tuple, name: str, strict: bool = False) -> OpGraph | None:
+    """The model captured by torch.export again at `grown_inputs` (static shapes), or None."""
+    import torch
+
+    if model.training:  # extra forward passes would update batch-norm statistics
+        return None
+    grown = grown_inputs(model, inputs)
+    if grown is None:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ep = torch.export.export(model, grown, strict=strict)
+    except Exception:  # noqa: BLE001 - no second graph to compare: the rules skip the comparison
+        return None
+    return graph_from_fx(ep.graph, name, CaptureInfo(method=EXPORT_STRICT if strict else EXPORT_NON_STRICT),
+                         source=ep, user_inputs=_user_inputs(ep))
 
 
 def capture_spec(spec: str, options: Options, shapes: list[str], dtypes: list[str]) -> OpGraph:

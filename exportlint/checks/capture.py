@@ -72,7 +72,7 @@ class ExportCaptureFailed(GraphRule):
     def check(self, graph: OpGraph, ctx: Context) -> Iterable[Finding]:
         info = graph.capture
         export_failures = [(m, why) for m, why in info.attempts if m.startswith("torch.export")]
-        if not export_failures:
+        if info.method.startswith("torch.export") or not export_failures:
             return
         reason = export_failures[0][1]
         if info.ok:

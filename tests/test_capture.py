@@ -1,0 +1,69 @@
+"""Capture: ATen op names, module paths, user locations, tensor metadata, dynamic dims, fallbacks."""
+
+from __future__ import annotations
+
+import torch
+
+from conftest import EXAMPLES, ROOT, capture_example
+from exportlint.capture.pytorch import JIT_TRACE, capture_torch
+from exportlint.config import DynamicDim, Options
+from exportlint.ir import NodeKind
+
+
+def _line_of(path, needle: str) -> int:
+    return next(i for i, l in enumerate(path.read_text().splitlines(), 1) if needle in l)
+
+
+def test_ops_modules_and_locations_on_mobilenet_block():
+    graph = capture_example("mobilenet_block.py:build")
+    assert graph.capture.method == "torch.export(non-strict)"
+    (gate, *_) = graph.by_op["aten.hardsigmoid.default"]
+    assert gate.module == "features.0.se.gate"
+    assert gate.module_type == "torch.nn.modules.activation.Hardsigmoid"
+    src = EXAMPLES / "mobilenet_block.py"
+    assert gate.location.path == str(src)
+    assert gate.location.line == _line_of(src, "return x * self.gate(")
+    text = src.read_text().splitlines()[gate.location.line - 1]
+    assert text[gate.location.column - 1:].startswith("gate")
+    assert gate.outputs[0].dtype == "float32" and gate.outputs[0].shape == (1, 64, 1, 1)
+    assert all(loc.path == str(src) for loc in gate.stack)  # user frames only, no torch internals
+
+
+def test_constant_args_and_edges_on_shape_head():
+    graph = capture_example("shape_head.py:build")
+    (pool,) = graph.by_op["aten.avg_pool2d.default"]
+    assert pool.args["kernel_size"] == [32, 32]
+    (view,) = graph.by_op["aten.view.default"]
+    assert view.args["size"] == [2, -1]
+    assert [p.op for p in graph.predecessors(view)] == ["aten.avg_pool2d.default"]
+    (x,) = graph.inputs()
+    assert x.kind is NodeKind.INPUT and x.outputs[0].shape == (2, 3, 32, 32)
+
+
+def test_dynamic_dims_are_named_and_specialisation_is_recorded():
+    from exportlint.capture.pytorch import capture_spec
+
+    options = Options(dynamic=[DynamicDim(0, 0, "batch"), DynamicDim(0, 2, "height", 8, 64)])
+    graph = capture_spec(str(EXAMPLES / "shape_head.py:build"), options, [], [])
+    (x,) = graph.inputs()
+    assert x.outputs[0].shape[0] == "batch"
+    # F.avg_pool2d(x, x.size()[2:]) freezes the height into the kernel: torch.export specialises it
+    assert graph.capture.specialized == {"height": 32}
+    assert graph.capture.dynamic_bounds["height"] == (8, 64)
+
+
+def test_fallback_to_jit_trace_keeps_aten_ops_and_lines():
+    from bad_models import Branchy
+
+    graph = capture_torch(Branchy(), (torch.ones(2, 3),), Options(), "branchy")
+    assert graph.capture.method == JIT_TRACE and graph.capture.ok
+    assert {"aten.relu", "aten.mul"} <= set(graph.by_op)
+    (relu,) = graph.by_op["aten.relu"]
+    assert relu.location.line == _line_of(ROOT / "tests/bad_models.py", "torch.relu(x) * 2")
+    assert graph.capture.failure_location.line == _line_of(ROOT / "tests/bad_models.py", "if x.sum() > 0")
+
+
+def test_training_mode_capture_is_recorded():
+    graph = capture_torch(torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Dropout(0.5)),
+                          (torch.randn(2, 4),), Options(train=True), "dropout")
+    assert graph.capture.training
