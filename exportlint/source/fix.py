@@ -1,0 +1,137 @@
+"""Source fixes: apply the rewrites that findings carry, as one LibCST transformation per file.
+
+Never loses user code: LibCST round-trips comments and formatting, the file is replaced atomically
+(temporary file in the same directory + `os.replace`, mode kept), and a file that does not parse is
+left byte-identical.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from exportlint.engine.rule import Applicability, Finding
+from exportlint.source.rule import Rewrite
+from exportlint.source.walker import check_file, check_source, python_files, source_rules
+
+if TYPE_CHECKING:
+    from exportlint.config import Options
+
+
+@dataclass(frozen=True)
+class AppliedFix:
+    code: str
+    line: int
+    column: int
+    applicability: Applicability
+    description: str
+
+
+@dataclass
+class FileFix:
+    """What `fix_files` did to one file."""
+
+    path: Path
+    applied: list[AppliedFix] = field(default_factory=list)
+    remaining: list[Finding] = field(default_factory=list)  # findings left after the fixes
+    diff: str = ""  # unified diff of the change ("" when unchanged)
+    refused: str | None = None  # why the file was left untouched (does not parse)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.diff)
+
+
+@dataclass
+class FixReport:
+    files: list[FileFix]
+    written: bool  # False in diff mode: nothing was written
+
+    @property
+    def applied(self) -> list[AppliedFix]:
+        return [fix for f in self.files for fix in f.applied]
+
+    @property
+    def remaining(self) -> list[Finding]:
+        return [finding for f in self.files for finding in f.remaining]
+
+    @property
+    def changed(self) -> list[FileFix]:
+        return [f for f in self.files if f.changed]
+
+    @property
+    def refused(self) -> list[FileFix]:
+        return [f for f in self.files if f.refused]
+
+
+def fix_files(
+    paths: list[Path], unsafe: bool = False, diff: bool = False, options: "Options | None" = None
+) -> FixReport:
+    """Apply safe fixes (and unsafe ones with `unsafe`) to `paths`; with `diff`, write nothing."""
+    allowed = {Applicability.SAFE} | ({Applicability.UNSAFE} if unsafe else set())
+    rules = source_rules(options)
+    files = []
+    for path in python_files(paths):
+        checked = check_file(path, rules)
+        if checked.unit is None:  # skipped (no torch), or a parse error: the only finding then
+            refused = [f"{f.location}: {f.message}; file left unchanged" for f in checked.findings]
+            files.append(FileFix(path, remaining=checked.findings, refused=next(iter(refused), None)))
+            continue
+        edits = [e for e in checked.unit.edits if e.finding.fix.applicability in allowed]
+        fixed = checked.unit.module.visit(_Apply({id(e.node): e.rewrite for e in edits}))
+        result = FileFix(path, remaining=checked.findings)
+        before, after = checked.unit.module.code, fixed.code
+        if after != before:
+            result.applied = [_applied(e.finding) for e in edits]
+            result.remaining = check_source(fixed.bytes, str(path), rules).findings
+            result.diff = "".join(
+                difflib.unified_diff(
+                    before.splitlines(keepends=True),
+                    after.splitlines(keepends=True),
+                    f"{path} (original)",
+                    f"{path} (fixed)",
+                )
+            )
+            if not diff:
+                _write_atomically(path, fixed.bytes)
+        files.append(result)
+    return FixReport(files, written=not diff)
+
+
+class _Apply(cst.CSTTransformer):
+    """Replaces each edited node (by identity in the checked tree) by its rewrite."""
+
+    def __init__(self, rewrites: dict[int, Rewrite]):
+        super().__init__()
+        self.rewrites = rewrites
+
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> cst.CSTNode:
+        rewrite = self.rewrites.get(id(original_node))
+        return rewrite(updated_node) if rewrite else updated_node
+
+
+def _applied(finding: Finding) -> AppliedFix:
+    loc = finding.location
+    return AppliedFix(finding.code, loc.line, loc.column, finding.fix.applicability,
+                      finding.fix.description)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    mode = path.stat().st_mode
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
