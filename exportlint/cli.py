@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
+from pathlib import Path
 
 from exportlint import __version__
 from exportlint.errors import UsageError
 
 FORMATS = ("text", "json", "sarif", "github")
-_DYNAMIC = re.compile(r"^(?P<input>\d+):(?P<dim>\d+)(?:=(?P<name>[A-Za-z_]\w*))?(?::(?P<min>\d*)\.\.(?P<max>\d*))?$")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,28 +21,29 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"exportlint {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    check = sub.add_parser("check", help="capture models and check them against targets",
-                           description="Check models (path/to/file.py:factory or package.module:factory).")
-    check.add_argument("specs", nargs="+", metavar="SPEC",
-                       help="file.py:factory or package.module:factory (returns a module, or (module, inputs))")
-    check.add_argument("-t", "--target", action="append", default=[], metavar="TARGET",
-                       help="onnx:N (9-23), coreml:iOS15..iOS18, tflite, tflite:select, tflite:gpu, "
-                            "tensorrt:8.6, tensorrt:10 (repeatable; default onnx:18)")
-    check.add_argument("--input-shape", action="append", default=[], metavar="SHAPE",
-                       help="example input shape such as 1,3,224,224 (repeatable, one per input)")
-    check.add_argument("--input-dtype", action="append", default=[], metavar="DTYPE",
-                       help="dtype of the inputs (one for all, or one per --input-shape; default float32)")
-    check.add_argument("--dynamic", action="append", default=[], metavar="IN:DIM[=NAME][:MIN..MAX]",
-                       help="mark dimension DIM of input IN dynamic, e.g. 0:0=batch or 0:2=seq:2..512")
-    check.add_argument("--train", action="store_true", help="capture in training mode (default: eval)")
-    check.add_argument("--mean", type=_floats, help="declared input normalisation mean, e.g. 0.485,0.456,0.406")
-    check.add_argument("--std", type=_floats, help="declared input normalisation std")
-    check.add_argument("--select", action="append", default=[], metavar="CODE",
-                       help="only these rule codes or prefixes (repeatable; ALL = every rule)")
-    check.add_argument("--ignore", action="append", default=[], metavar="CODE",
-                       help="skip these rule codes or prefixes (repeatable)")
+    check = sub.add_parser("check", help="capture models (or lint source files) and check them against targets",
+                           description="Check models (path/to/file.py:factory, package.module:factory) "
+                                       "or lint .py files and directories without running them.")
+    check.add_argument("specs", nargs="*", metavar="SPEC",
+                       help="file.py:factory or package.module:factory (returns a module, or (module, inputs)), "
+                            "or .py files / directories for the source-only pass; "
+                            "default: the [[tool.exportlint.models]] of pyproject.toml")
+    _model_options(check)
     check.add_argument("--format", choices=FORMATS, default="text")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when a target is blocked")
+
+    fix = sub.add_parser("fix", help="apply fixes: to .py files (LibCST), or to a model (--output fixed.pt2|.onnx)",
+                         description="Fix source files in place (safe fixes; unsafe ones with --unsafe-fixes), "
+                                     "or rewrite a model's graph, measure each rewrite and write it to --output.")
+    fix.add_argument("specs", nargs="+", metavar="PATH|SPEC", help=".py files or directories, or one model SPEC")
+    fix.add_argument("--unsafe-fixes", action="store_true", help="also apply fixes that change the numbers")
+    fix.add_argument("--diff", action="store_true", help="source files: print the changes as a diff, write nothing")
+    fix.add_argument("-o", "--output", metavar="FILE", help="model: where to write the fixed model (.pt2 or .onnx)")
+    fix.add_argument("--fix", action="append", default=[], metavar="NAME",
+                     help="model: run only these rewrites (repeatable; default: every one that applies)")
+    fix.add_argument("--inputs", metavar="FILE.pt",
+                     help="model: tensors (torch.save, loaded with weights_only=True) to measure the effect on")
+    _model_options(fix)
 
     explain = sub.add_parser("explain", help="print a rule's documentation")
     explain.add_argument("code", metavar="CODE")
@@ -54,6 +54,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by `check` and `fix`: targets, example inputs, rule selection, config."""
+    parser.add_argument("-t", "--target", action="append", default=[], metavar="TARGET",
+                        help="onnx:N (9-23), coreml:iOS15..iOS18, tflite, tflite:select, tflite:gpu, "
+                             "tensorrt:8.6, tensorrt:10 (repeatable; default onnx:18)")
+    parser.add_argument("--input-shape", action="append", default=[], metavar="SHAPE",
+                        help="example input shape such as 1,3,224,224 (repeatable, one per input)")
+    parser.add_argument("--input-dtype", action="append", default=[], metavar="DTYPE",
+                        help="dtype of the inputs (one for all, or one per --input-shape; default float32)")
+    parser.add_argument("--dynamic", action="append", default=[], metavar="IN:DIM[=NAME][:MIN..MAX]",
+                        help="mark dimension DIM of input IN dynamic, e.g. 0:0=batch or 0:2=seq:2..512")
+    parser.add_argument("--train", action="store_true", help="capture in training mode (default: eval)")
+    parser.add_argument("--mean", type=_floats, help="declared input normalisation mean, e.g. 0.485,0.456,0.406")
+    parser.add_argument("--std", type=_floats, help="declared input normalisation std")
+    parser.add_argument("--select", action="append", default=[], metavar="CODE",
+                        help="only these rule codes or prefixes (repeatable; ALL = every rule)")
+    parser.add_argument("--ignore", action="append", default=[], metavar="CODE",
+                        help="skip these rule codes or prefixes (repeatable)")
+    parser.add_argument("--config", metavar="FILE",
+                        help="pyproject.toml to read [tool.exportlint] from (default: found walking up)")
+
+
 def _floats(text: str) -> tuple[float, ...]:
     try:
         return tuple(float(v) for v in text.split(","))
@@ -61,39 +83,125 @@ def _floats(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
-def parse_dynamic(text: str):
-    from exportlint.config import DynamicDim
-
-    m = _DYNAMIC.match(text)
-    if m is None:
-        raise UsageError(f"--dynamic {text!r}: expected IN:DIM[=NAME][:MIN..MAX], e.g. 0:0=batch or 0:2=seq:2..512")
-    i, d = int(m["input"]), int(m["dim"])
-    return DynamicDim(i, d, m["name"] or f"in{i}_dim{d}",
-                      int(m["min"]) if m["min"] else None, int(m["max"]) if m["max"] else None)
-
-
-def _options(args):
-    from exportlint.config import Options
+def _options(args, config=None):
+    """Options from the config (if any), then the command line on top: --target, --select, --mean/--std
+    and --dynamic replace the config's; --ignore adds to its ignore list."""
+    from exportlint.config import Config, parse_dynamic
     from exportlint.targets import parse_target
 
-    opts = Options(select=args.select, ignore=args.ignore, train=args.train, mean=args.mean, std=args.std,
-                   dynamic=[parse_dynamic(d) for d in args.dynamic])
+    opts = _selection((config or Config()).options(), args)
+    opts.train = opts.train or args.train
+    if (args.mean is None) != (args.std is None):
+        raise UsageError("--mean and --std go together")
+    if args.mean is not None:
+        opts.mean, opts.std = args.mean, args.std
+    opts.dynamic = [parse_dynamic(d) for d in args.dynamic]
     if args.target:
         opts.targets = list(dict.fromkeys(parse_target(t) for t in args.target))
-    if (opts.mean is None) != (opts.std is None):
-        raise UsageError("--mean and --std go together")
     return opts
+
+
+def _selection(opts, args):
+    """--select replaces the config's selection; --ignore adds to its ignore list."""
+    if args.select:
+        opts.select = args.select
+    opts.ignore = opts.ignore + args.ignore
+    return opts
+
+
+def _config(args, paths: list[str]):
+    """`--config FILE`, else the first pyproject.toml with [tool.exportlint] above the specs' files
+    (or the working directory)."""
+    from pathlib import Path
+
+    from exportlint.config import find_config, load_config
+
+    if args.config:
+        if not Path(args.config).is_file():
+            raise UsageError(f"--config {args.config}: no such file")
+        return load_config(Path(args.config))
+    files = [p if p.endswith(".py") else p.rpartition(":")[0] for p in paths]
+    return load_config(find_config([Path(f).parent for f in files if f.endswith(".py") and Path(f).is_file()]))
 
 
 def cmd_check(args) -> int:
     from exportlint.run import check_specs
     from exportlint.report import render
 
-    options = _options(args)
-    report = check_specs(args.specs, options, args.input_shape, args.input_dtype)
+    config = _config(args, args.specs)
+    options = _options(args, config)
+    sources = [Path(s) for s in args.specs if is_source_path(s)]
+    specs = [s for s in args.specs if not is_source_path(s)]
+    if args.specs:
+        report = check_specs(specs, options, args.input_shape, args.input_dtype)
+        if sources:
+            from exportlint.run import check_sources
+
+            check_sources(sources, options, report)
+    elif config.models:
+        from exportlint.run import check_models
+
+        sys.path.insert(0, str(config.path.parent.resolve()))  # `pkg.module:build` specs of the project
+        report = check_models(config.models, options)
+    else:
+        raise UsageError("no SPEC given and no [[tool.exportlint.models]] in a pyproject.toml "
+                         "(e.g. exportlint check models/net.py:build)")
     color = args.format == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     print(render(report, args.format, color=color))
-    return 1 if report.blocking and not args.exit_zero else 0
+    # Model checks fail on a blocked target; source checks (pre-commit) fail on any finding.
+    failed = report.blocking or (sources and report.findings)
+    return 1 if failed and not args.exit_zero else 0
+
+
+def is_source_path(spec: str) -> bool:
+    """A `.py` file or a directory to lint as source (no `:factory`)."""
+    return spec.endswith(".py") or Path(spec).is_dir() and not (Path(spec) / "saved_model.pb").exists()
+
+
+def cmd_fix(args) -> int:
+    sources = [Path(p) for p in args.specs if is_source_path(p)]
+    models = [p for p in args.specs if not is_source_path(p)]
+    if models and (sources or len(models) > 1):
+        raise UsageError("fix takes .py files/directories, or one model SPEC with --output")
+    if models:
+        return _fix_model(args, models[0])
+    return _fix_sources(args, sources)
+
+
+def _fix_model(args, spec: str) -> int:
+    from exportlint.fix.apply import fix_model, render_fix_result
+
+    if not args.output:
+        raise UsageError(f"fix {spec}: give --output fixed.pt2 or --output fixed.onnx")
+    options = _options(args, _config(args, [spec]))
+    result = fix_model(spec, options, Path(args.output), unsafe=args.unsafe_fixes, shapes=args.input_shape,
+                       dtypes=args.input_dtype, inputs_file=Path(args.inputs) if args.inputs else None,
+                       select=args.fix)
+    print(render_fix_result(result))
+    return 1 if any(f.severity.value == "error" for f in result.after) else 0
+
+
+def _fix_sources(args, paths: list[Path]) -> int:
+    from exportlint.report.text import finding_line
+    from exportlint.source import fix_files
+
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise UsageError(f"{missing[0]}: no such file or directory")
+    options = _selection(_config(args, [str(p) for p in paths]).options(), args)
+    report = fix_files(paths, unsafe=args.unsafe_fixes, diff=args.diff, options=options)
+    for changed in report.changed:
+        if args.diff:
+            sys.stdout.write(changed.diff)
+        else:
+            print(f"fixed {changed.path}: " + ", ".join(f.description for f in changed.applied))
+    for refused in report.refused:
+        print(f"exportlint: refused {refused.path}: {refused.refused}", file=sys.stderr)
+    for f in report.remaining:
+        print(finding_line(f))
+    if args.diff and report.changed:
+        return 1
+    return 1 if report.remaining or report.refused else 0
 
 
 def cmd_explain(args) -> int:
@@ -129,7 +237,7 @@ def cmd_op(args) -> int:
     return 0
 
 
-COMMANDS = {"check": cmd_check, "explain": cmd_explain, "rules": cmd_rules, "targets": cmd_targets,
+COMMANDS = {"check": cmd_check, "fix": cmd_fix, "explain": cmd_explain, "rules": cmd_rules, "targets": cmd_targets,
             "op": cmd_op}
 
 
@@ -146,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `exportlint targets | head`
+        sys.stderr.close()
+        return 0
     except Exception as exc:  # noqa: BLE001 - never a traceback for the user, unless asked
         if os.environ.get("EXPORTLINT_DEBUG"):
             raise

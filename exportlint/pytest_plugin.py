@@ -16,7 +16,6 @@ the real converters and reports where they disagree with the static verdict.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, Sequence
 
 import pytest
@@ -81,7 +80,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     _CONFIRM.append(bool(config.getoption("exportlint_confirm", False)))
     config.addinivalue_line(
-        "markers", "exportable(targets=None, ignore=(), confirm=None): the test returns (or yields) "
+        "markers", "exportable(targets=None, ignore=(), confirm=None): the test returns "
                    "(model, example_inputs); exportlint checks that it exports to the targets")
 
 
@@ -92,30 +91,22 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
-    """Run a test marked `exportable` and check the (model, inputs) it returns or yields."""
+    """Run a test marked `exportable` and check the (model, inputs) it returns."""
     marker = pyfuncitem.get_closest_marker("exportable")
     if marker is None:
         return None
     if marker.args:
         raise pytest.UsageError(f"{pyfuncitem.nodeid}: @pytest.mark.exportable takes keyword arguments only "
                                 "(targets=[...], ignore=[...], confirm=...)")
-    func = pyfuncitem.obj
     names = pyfuncitem._fixtureinfo.argnames
-    made = func(**{n: pyfuncitem.funcargs[n] for n in names})
-    generator = made if inspect.isgenerator(made) else None
-    try:
-        if generator is not None:
-            made = next(generator)
-        if made is None and "exportlint_check" in names:
-            return True  # the test asserted through the fixture itself
-        if not (isinstance(made, tuple) and len(made) == 2):
-            raise TypeError(f"a test marked @pytest.mark.exportable must return (model, example_inputs), "
-                            f"got {type(made).__name__}")
-        __tracebackhide__ = True
-        assert_exportable(made[0], made[1], name=pyfuncitem.name, **marker.kwargs)
-    finally:
-        if generator is not None:
-            generator.close()  # runs the test's cleanup after its yield
+    made = pyfuncitem.obj(**{n: pyfuncitem.funcargs[n] for n in names})
+    if made is None and "exportlint_check" in names:
+        return True  # the test asserted through the fixture itself
+    if not (isinstance(made, tuple) and len(made) == 2):
+        raise TypeError(f"a test marked @pytest.mark.exportable must return (model, example_inputs), "
+                        f"got {type(made).__name__}")
+    __tracebackhide__ = True
+    assert_exportable(made[0], made[1], name=pyfuncitem.name, **marker.kwargs)
     return True
 
 

@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
-from exportlint.config import Options
+from pathlib import Path
+
+from exportlint.config import ModelEntry, Options
 from exportlint.engine.engine import run_rules
 from exportlint.engine.registry import all_rules, select
 from exportlint.engine.rule import Context
 from exportlint.ir import OpGraph
 from exportlint.report import Report
+from exportlint.suppress import apply_suppressions, graph_scope
 
 
 def check_graph(graph: OpGraph, options: Options, report: Report) -> None:
     rules = select(all_rules(), options.select, options.ignore)
     findings = run_rules(graph, rules, Context(options.targets, options))
+    findings = apply_suppressions(findings, options, graph_scope(graph), graph.model)
     report.add(graph.model, graph.capture, options.targets, findings)
+
+
+def check_sources(paths: list[Path], options: Options, report: Report) -> None:
+    """The source-only pass (no torch): one report entry per file."""
+    from exportlint.source import check_files
+    from exportlint.source.walker import python_files
+
+    files = python_files(paths)
+    findings = apply_suppressions(check_files(paths, options), options, {str(p): None for p in files})
+    for path in files:
+        mine = [f for f in findings if f.model == str(path)]
+        report.add(str(path), None, [], mine)
 
 
 def check_specs(specs: list[str], options: Options, shapes: list[str], dtypes: list[str]) -> Report:
@@ -22,4 +38,15 @@ def check_specs(specs: list[str], options: Options, shapes: list[str], dtypes: l
     report = Report()
     for spec in specs:
         check_graph(capture_spec(spec, options, shapes, dtypes), options, report)
+    return report
+
+
+def check_models(models: list[ModelEntry], options: Options) -> Report:
+    """The `[[tool.exportlint.models]]` of the config, each with its own shapes and overrides."""
+    from exportlint.capture.pytorch import capture_spec
+
+    report = Report()
+    for entry in models:
+        opts = entry.options(options)
+        check_graph(capture_spec(entry.spec, opts, entry.input_shapes, entry.input_dtypes), opts, report)
     return report

@@ -27,7 +27,8 @@ def test_help_and_version_do_not_import_heavy_frameworks():
 @pytest.mark.parametrize("args, message", [
     (["check", "examples/nope.py:build"], "no such file"),
     (["check", "examples/shape_head.py:missing"], "has no attribute 'missing'"),
-    (["check", "examples/shape_head.py"], "must be 'path/to/file.py:factory'"),
+    (["check", "no_such_module:build"], "no_such_module: import failed: ModuleNotFoundError"),
+    (["check", "examples/shape_head.py:"], "must be 'path/to/file.py:factory'"),
     (["check", "tests/bad_models.py:raises"], "factory raised ValueError: broken on purpose"),
     (["check", "tests/bad_models.py:not_a_module"], "not a torch.nn.Module"),
     (["check", "examples/shape_head.py:build", "--input-shape", "1,5,32,32"], "fails on the example inputs"),

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Iterable
 
 from exportlint.engine.rule import Context, Example, Finding, GraphRule, Severity
 from exportlint.ir import OpGraph, OpNode
-from exportlint.tables import Status, Verdict, support
+from exportlint.tables import Verdict, has_variants, support
 from exportlint.targets import Target
 
 DEFAULT_ONNX_EXPORTER = "dynamo"
@@ -71,14 +72,13 @@ class UnsupportedOperator(GraphRule):
 
     def check(self, graph: OpGraph, ctx: Context) -> Iterable[Finding]:
         for target in ctx.targets:
-            verdicts = {op: support(op, target, graph.dialect) for op in graph.by_op}
+            groups = list(_groups(graph, target))
             if target.family == "onnx" and graph.dialect == "aten":
-                yield from self._onnx_exporters(graph, target, verdicts)
+                yield from self._onnx_exporters(graph, target, groups)
                 continue
-            for op, verdict in verdicts.items():
+            for nodes, verdict in groups:
                 if verdict.blocks:
-                    for node in graph.by_op[op]:
-                        yield self._blocked(graph, node, target, verdict)
+                    yield from (self._blocked(graph, node, target, verdict) for node in nodes)
 
     def _blocked(self, graph: OpGraph, node: OpNode, target: Target, verdict: Verdict) -> Finding:
         message = f"{node.op} does not convert to {target}"
@@ -88,38 +88,48 @@ class UnsupportedOperator(GraphRule):
             message += f": {verdict.reason}"
         if verdict.since:
             message += f"; supported from {version_text(target, verdict.since)}"
+        if verdict.evidence == "registry":
+            message += " (per the converter's registry; no one-op conversion confirmed it)"
         return self.finding(graph, message, node=node, target=target)
 
-    def _onnx_exporters(self, graph: OpGraph, target: Target, verdicts: dict[str, Verdict]):
+    def _onnx_exporters(self, graph: OpGraph, target: Target, groups: list[tuple[list[OpNode], Verdict]]):
         """A model exports at opset N when one exporter reaches N for all its ops. Ops no exporter
         handles are errors; ops that only the legacy exporter handles are warnings (the default
-        exporter silently returns a model at opset 18 for them)."""
-        exporters = sorted({e for v in verdicts.values() for e in v.exporters} or {DEFAULT_ONNX_EXPORTER})
-        missing = {e: [op for op, v in verdicts.items() if v.exporters and v.exporters.get(e) != "supported"]
+        exporter silently returns a model at opset 18 for them), one per op and argument case."""
+        exporters = sorted({e for _, v in groups for e in v.exporters} or {DEFAULT_ONNX_EXPORTER})
+        missing = {e: [(nodes, v) for nodes, v in groups if v.exporters and v.exporters.get(e) != "supported"]
                    for e in exporters}
         covering = [e for e in exporters if not missing[e]]
-        for op, verdict in verdicts.items():
+        for nodes, verdict in groups:
             if verdict.blocks:
-                for node in graph.by_op[op]:
-                    yield self._blocked(graph, node, target, verdict)
-        if covering and DEFAULT_ONNX_EXPORTER not in covering:
-            alternative = covering[0]
-            for op in missing[DEFAULT_ONNX_EXPORTER]:
-                if verdicts[op].status is Status.UNSUPPORTED:
-                    continue
-                for node in graph.by_op[op]:
-                    yield self.finding(
-                        graph,
-                        f"{op}: torch.onnx.export's default exporter cannot reach {target} for this op "
-                        f"(it returns a higher-opset model without an error); the {alternative} exporter "
-                        f"(dynamo=False) reaches it",
-                        node=node, target=target, severity=Severity.WARNING)
-        elif not covering and not any(v.blocks for v in verdicts.values()):
-            # Each op is handled by some exporter, but no single exporter handles them all.
-            others = ", ".join(sorted({op for e in exporters if e != DEFAULT_ONNX_EXPORTER for op in missing[e]}))
-            for op in missing[DEFAULT_ONNX_EXPORTER]:
-                for node in graph.by_op[op]:
-                    yield self.finding(
-                        graph, f"{op}: the default exporter cannot reach {target} for this op, and "
-                        f"{others} stop the legacy exporter: no single exporter produces {target}",
-                        node=node, target=target)
+                yield from (self._blocked(graph, node, target, verdict) for node in nodes)
+        if any(v.blocks for _, v in groups) or DEFAULT_ONNX_EXPORTER in covering:
+            return
+        for nodes, verdict in missing[DEFAULT_ONNX_EXPORTER]:
+            more = f" (and {len(nodes) - 1} more like it)" if len(nodes) > 1 else ""
+            if covering:
+                yield self.finding(
+                    graph, f"{nodes[0].op}{more}: torch.onnx.export's default exporter cannot reach "
+                    f"{target} for this op and silently returns an opset-18 model; the {covering[0]} "
+                    f"exporter (dynamo=False) reaches {target}",
+                    node=nodes[0], target=target, severity=Severity.WARNING)
+            else:
+                others = ", ".join(sorted({n[0].op for e in exporters if e != DEFAULT_ONNX_EXPORTER
+                                           for n, _ in missing[e]}))
+                yield self.finding(
+                    graph, f"{nodes[0].op}{more}: the default exporter cannot reach {target} for this op, "
+                    f"and {others} stop the legacy exporter: no single exporter produces {target}",
+                    node=nodes[0], target=target)
+
+
+def _groups(graph: OpGraph, target: Target) -> Iterable[tuple[list[OpNode], Verdict]]:
+    """(nodes, verdict) per op; per op and argument values where the table's verdict depends on them."""
+    for op, nodes in graph.by_op.items():
+        if not has_variants(op, target, graph.dialect):
+            yield nodes, support(op, target, graph.dialect)
+            continue
+        by_args: dict[str, list[OpNode]] = defaultdict(list)
+        for node in nodes:
+            by_args[repr(sorted(node.args.items()))].append(node)
+        for same in by_args.values():
+            yield same, support(op, target, graph.dialect, same[0].args)

@@ -36,14 +36,27 @@ def render(report: Report, color: bool = False) -> str:
             per_op = Counter((f.code, f.op) for f in findings if f.op)
             if per_op:
                 out.append("   by operator: " + ", ".join(f"{op} {code} x{n}" for (code, op), n in per_op.most_common()))
-    if report.models and any(m.targets for m in report.models):
-        out.append("")
-        width = max(len(t.target) for m in report.models for t in m.targets)
-        for model in report.models:
-            for t in model.targets:
-                verdict = _paint("exportable", "32", color) if t.exportable else _paint("blocked", "31", color)
-                out.append(f"{t.target:<{width}}  {verdict:<10}  {t.errors} error(s), {t.warnings} warning(s)"
-                           f"  {model.model}")
+    out.extend(summary(report, color))
+    return "\n".join(out)
+
+
+def summary(report: Report, color: bool = False) -> list[str]:
+    """A table of verdicts per model and target, then the totals."""
+    out: list[str] = []
+    rows = [(t, m.model) for m in report.models for t in m.targets]
+    if rows:
+        width = max(len("target"), *(len(t.target) for t, _ in rows))
+        out += ["", f"{'target':<{width}}  {'verdict':<10}  {'errors':>6}  {'warnings':>8}  model"]
+        for t, model in rows:
+            verdict = "exportable" if t.exportable else "blocked"
+            painted = _paint(f"{verdict:<10}", "32" if t.exportable else "31", color)
+            out.append(f"{t.target:<{width}}  {painted}  {t.errors:>6}  {t.warnings:>8}  {model}")
     if not report.findings:
         out.append("no findings")
-    return "\n".join(out)
+        return out
+    counts = Counter(f.severity for f in report.findings)
+    fixable = sum(f.fixable for f in report.findings)
+    totals = ", ".join(f"{counts[s]} {s.value}{'s' * (counts[s] != 1)}" for s in Severity if counts[s])
+    out.append(f"{len(report.findings)} finding{'s' * (len(report.findings) != 1)} ({totals})"
+               + (f"; {fixable} fixable, marked [*]" if fixable else ""))
+    return out

@@ -1,0 +1,120 @@
+"""Confirm mode: run the real converter of each target and compare with the static verdict.
+
+ONNX: `torch.onnx.export(dynamo=True, opset_version=N)`, then the produced opset, `onnx.checker` and
+ONNX Runtime against PyTorch's outputs. Core ML: `coremltools.convert` at the deployment target
+(conversion only: prediction needs macOS). TFLite: `litert_torch.convert`, then the ops the flatbuffer
+needs (custom / select-TF); for `tflite:gpu` the GPU-delegate op and dtype rules applied to the
+converted nodes (an estimate: no device here). TensorRT: not run (needs a GPU and TensorRT).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from exportlint.report import Report
+from exportlint.targets import Target
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    target: str
+    converted: bool | None  # None: could not run here (missing package, needs a device)
+    detail: str  # the converter's one-line error, or what was checked
+    static_exportable: bool
+
+    @property
+    def disagrees(self) -> bool:
+        return self.converted is not None and self.converted != self.static_exportable
+
+    def line(self) -> str:
+        if self.converted is None:
+            return f"[{self.target}] not confirmed: {self.detail}"
+        outcome = "converted" if self.converted else "converter failed"
+        note = ""
+        if self.disagrees:
+            note = (" (static check said exportable)" if self.static_exportable
+                    else " (static check said blocked: the static verdict may be conservative)")
+        return f"[{self.target}] {outcome}{note}: {self.detail}"
+
+
+def confirm(model: Any, inputs: tuple, targets: list[Target], report: Report) -> list[Confirmation]:
+    """Run each target's converter on `model`; `report` holds the static verdicts of this model."""
+    static = {t.target: t.exportable for m in report.models for t in m.targets}
+    training = getattr(model, "training", False)
+    model.eval()  # as captured; restored below
+    try:
+        return [_run(model, inputs, target, static.get(str(target), True)) for target in targets]
+    finally:
+        model.train(training)
+
+
+def _run(model: Any, inputs: tuple, target: Target, static_exportable: bool) -> Confirmation:
+    runner = _RUNNERS.get(target.family)
+    try:
+        converted, detail = runner(model, inputs, target) if runner else (None, "no converter to run here")
+    except ImportError as exc:
+        converted, detail = None, f"{exc.name or exc} is not installed"
+    except Exception as exc:  # noqa: BLE001 - the converter's error is the answer
+        converted, detail = False, _first_line(exc)
+    return Confirmation(str(target), converted, detail, static_exportable)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+
+
+def _expected(model: Any, inputs: tuple) -> list:
+    import torch
+
+    with torch.no_grad():
+        out = model(*inputs)
+    return [t for t in torch.utils._pytree.tree_leaves(out) if isinstance(t, torch.Tensor)]
+
+
+def _onnx(model: Any, inputs: tuple, target: Target) -> tuple[bool, str]:
+    import torch
+
+    from exportlint.tables.probe.onnx_runner import validate
+
+    opset = int(target.version)
+    program = torch.onnx.export(model, inputs, dynamo=True, opset_version=opset, verbose=False)
+    result = validate(program.model_proto, opset, inputs, _expected(model, inputs), deterministic=True)
+    if result.status != "supported":
+        return False, result.reason
+    return True, f"torch.onnx.export produced opset {result.opset}; onnx.checker and onnxruntime agree"
+
+
+def _coreml(model: Any, inputs: tuple, target: Target) -> tuple[bool, str]:
+    import coremltools as ct
+    import torch
+
+    program = torch.export.export(model, inputs).run_decompositions({})
+    ct.convert(program, convert_to="mlprogram", skip_model_load=True,
+               minimum_deployment_target=getattr(ct.target, target.version))
+    return True, f"coremltools.convert at {target.version} (conversion only: prediction needs macOS)"
+
+
+def _tflite(model: Any, inputs: tuple, target: Target) -> tuple[bool, str]:
+    import litert_torch
+
+    from exportlint.tables.probe.litert import gpu_blockers, read_tflite
+
+    ops, nodes = read_tflite(litert_torch.convert(model, inputs).model_content())
+    custom = [op.removeprefix("CUSTOM:") for op in ops if op.startswith("CUSTOM:")]
+    if target.version == "select":
+        custom = [op for op in custom if not op.startswith("Flex")]
+    if custom:
+        return False, f"litert_torch.convert needs ops outside {target}: {', '.join(custom)}"
+    if target.version == "gpu":
+        blockers = gpu_blockers(nodes)
+        if blockers:
+            return False, "GPU delegate would not take: " + "; ".join(blockers[:3]) + " (estimate, no device)"
+        return True, f"litert_torch.convert: all {len(nodes)} nodes fit the GPU delegate (estimate, no device)"
+    return True, f"litert_torch.convert: {len(nodes)} nodes, {len(ops)} op kinds"
+
+
+_RUNNERS: dict[str, Callable[[Any, tuple, Target], tuple[bool, str]]] = {
+    "onnx": _onnx, "coreml": _coreml, "tflite": _tflite,
+}

@@ -1,0 +1,120 @@
+"""SARIF 2.1.0 report, for GitHub code scanning and IDE SARIF viewers.
+
+URIs are relative to the repository root (the nearest directory with `.git` above the working
+directory, else the working directory) under the `%SRCROOT%` base id. `partialFingerprints` hash the
+code, target, file and the stripped text of the finding's line (not its number), so a finding keeps
+its identity when lines move; findings without a location hash the model, op and module instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cache
+from pathlib import Path
+
+from exportlint import __version__
+from exportlint.engine.rule import Finding, Rule, Severity
+from exportlint.report import Report
+
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+BASE_ID = "%SRCROOT%"
+FINGERPRINT = "exportlint/v1"
+_LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+
+
+def source_root(start: Path | None = None) -> Path:
+    start = (start or Path.cwd()).resolve()
+    return next((d for d in (start, *start.parents) if (d / ".git").exists()), start)
+
+
+def rule_descriptor(rule: type[Rule]) -> dict:
+    from exportlint.docs import rule_markdown
+
+    doc = rule.doc()
+    help_text = rule_markdown(rule)
+    return {
+        "id": rule.code,
+        "name": rule.slug,
+        "shortDescription": {"text": rule.summary},
+        "fullDescription": {"text": doc.get("What it does", rule.summary)},
+        "help": {"text": help_text, "markdown": help_text},
+        "defaultConfiguration": {"level": _LEVELS[rule.severity]},
+        "properties": {"tags": ["exportlint", rule.code[:4] + "xx"]},
+    }
+
+
+@cache
+def _line_text(path: str, line: int) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            for i, text in enumerate(fh, 1):
+                if i == line:
+                    return text.strip()
+    except OSError:
+        pass
+    return f"#{line}"  # unreadable: fall back to the number
+
+
+def fingerprint(f: Finding, uri: str | None) -> str:
+    if f.location is not None and uri is not None:
+        key = [f.code, f.target or "", uri, _line_text(f.location.path, f.location.line)]
+    else:
+        key = [f.code, f.target or "", f.model, f.op or "", f.module or "", f.message if not f.op else ""]
+    return hashlib.sha256("\0".join(key).encode()).hexdigest()[:32]
+
+
+def _artifact(path: str, root: Path) -> dict:
+    p = Path(path).resolve()
+    try:
+        return {"uri": p.relative_to(root).as_posix(), "uriBaseId": BASE_ID}
+    except ValueError:
+        return {"uri": p.as_uri()}
+
+
+def _result(f: Finding, index: int, root: Path) -> dict:
+    result: dict = {
+        "ruleId": f.code,
+        "ruleIndex": index,
+        "level": _LEVELS[f.severity],
+        "message": {"text": (f"[{f.target}] " if f.target else "") + f.message},
+        "properties": {"target": f.target, "model": f.model, "op": f.op, "module": f.module,
+                       "fixable": f.fixable},
+    }
+    uri = None
+    if f.location is not None and not f.location.path.startswith("<"):
+        artifact = _artifact(f.location.path, root)
+        uri = artifact["uri"]
+        result["locations"] = [{"physicalLocation": {
+            "artifactLocation": artifact,
+            "region": {"startLine": f.location.line, "startColumn": f.location.column},
+        }}]
+    if f.module:
+        result.setdefault("locations", [{}])[0]["logicalLocations"] = [
+            {"fullyQualifiedName": f.module, "kind": "module"}]
+    result["partialFingerprints"] = {FINGERPRINT: fingerprint(f, uri)}
+    return result
+
+
+def render(report: Report, color: bool = False) -> str:
+    from exportlint.engine.registry import all_rules
+
+    registry = all_rules()
+    root = source_root()
+    codes = sorted({f.code for f in report.findings} | set(registry))
+    index = {code: i for i, code in enumerate(codes)}
+    rules = [rule_descriptor(registry[c]) if c in registry else {"id": c, "shortDescription": {"text": c}}
+             for c in codes]
+    run = {
+        "tool": {"driver": {
+            "name": "exportlint", "version": __version__, "semanticVersion": __version__,
+            "rules": rules,
+        }},
+        "originalUriBaseIds": {BASE_ID: {"uri": root.as_uri() + "/"}},
+        "columnKind": "unicodeCodePoints",
+        "results": [_result(f, index[f.code], root) for f in report.findings],
+        "properties": {"models": [
+            {"model": m.model, "targets": [{"target": t.target, "exportable": t.exportable} for t in m.targets]}
+            for m in report.models]},
+    }
+    return json.dumps({"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}, indent=2)

@@ -1,0 +1,148 @@
+"""Suppression comments and per-file ignores, applied to the findings of a run.
+
+    x = F.grid_sample(x, grid)  # exportlint: ignore[EXL101]
+    x = F.hardswish(x)          # exportlint: ignore[EXL101, EXL3]   (codes or prefixes)
+    x = weird(x)                # exportlint: ignore                 (every code on this line)
+
+A comment applies to findings located on its own line. A suppression in the run's scope that
+suppresses nothing becomes an EXL002 finding (unused-suppression), so stale comments do not pile up.
+Comments are read with `tokenize`: the text inside a string literal is not a suppression.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tokenize
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Mapping
+
+from exportlint.engine.rule import Finding
+from exportlint.ir import Location
+
+if TYPE_CHECKING:
+    from exportlint.config import Options
+    from exportlint.ir import OpGraph
+
+_COMMENT = re.compile(r"#\s*exportlint:\s*ignore\b(?:\[(?P<codes>[^\]]*)\])?", re.I)
+
+# path -> the lines whose suppressions count (None: every line of the file)
+Scope = Mapping[str, "set[int] | None"]
+
+
+@dataclass(frozen=True)
+class Suppression:
+    location: Location
+    codes: tuple[str, ...] | None  # codes or prefixes; None: every code
+
+    def covers(self, code: str) -> bool:
+        return self.codes is None or any(code.startswith(c) for c in self.codes)
+
+
+def parse_comment(comment: str) -> tuple[str, ...] | None | bool:
+    """The codes of an `exportlint: ignore[...]` comment, None for a bare one, False if none."""
+    m = _COMMENT.search(comment)
+    if m is None:
+        return False
+    if m["codes"] is None:
+        return None
+    return tuple(c.upper() for c in re.split(r"[\s,]+", m["codes"]) if c)
+
+
+def read_suppressions(path: str) -> tuple[Suppression, ...]:
+    p = Path(path)
+    try:
+        stat = p.stat()
+    except OSError:
+        return ()
+    return _read(str(p.resolve()), path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=256)
+def _read(resolved: str, path: str, _mtime: int, _size: int) -> tuple[Suppression, ...]:
+    try:
+        data = Path(resolved).read_bytes()
+    except OSError:
+        return ()
+    if b"exportlint" not in data:  # cheap before expensive
+        return ()
+    found = []
+    try:
+        for tok in tokenize.tokenize(io.BytesIO(data).readline):
+            if tok.type == tokenize.COMMENT:
+                codes = parse_comment(tok.string)
+                if codes is not False:
+                    found.append(Suppression(Location(path, tok.start[0], tok.start[1] + 1), codes))
+    except (tokenize.TokenError, SyntaxError, UnicodeDecodeError):
+        pass  # keep what was read; the source rules report unparsable files
+    return tuple(found)
+
+
+def graph_scope(graph: OpGraph) -> dict[str, set[int]]:
+    """The lines a captured model runs through: suppressions elsewhere in its files belong to other
+    models (one file may define several) and are not reported as unused for this one."""
+    scope: dict[str, set[int]] = {}
+    locations: list[Location] = []
+    for node in graph.nodes(None):
+        if node.location:
+            locations.append(node.location)
+        locations.extend(node.stack)
+    info = graph.capture
+    locations.extend(l for l in (info.failure_location, *info.specialization_location.values()) if l)
+    for loc in locations:
+        if not loc.path.startswith("<"):
+            scope.setdefault(loc.path, set()).add(loc.line)
+    return scope
+
+
+def apply_suppressions(findings: Iterable[Finding], options: Options, scope: Scope,
+                       model: str | None = None) -> list[Finding]:
+    """`findings` minus those suppressed by a comment on their line or by per-file-ignores, plus an
+    EXL002 finding for each suppression in `scope` that suppressed nothing (when EXL002 is enabled).
+    EXL002 findings carry `model`, or the file's path when None (source-only runs)."""
+    from exportlint.checks.suppression import UnusedSuppression
+    from exportlint.engine.engine import _order
+
+    kept: list[Finding] = []
+    used: dict[Suppression, set[str]] = {}
+    for f in findings:
+        loc = f.location
+        if loc is None:
+            kept.append(f)
+            continue
+        if options.ignored_in(f.code, loc.path):
+            continue
+        hits = [s for s in read_suppressions(loc.path) if s.location.line == loc.line and s.covers(f.code)]
+        for s in hits:
+            used.setdefault(s, set()).add(f.code)
+        if not hits:
+            kept.append(f)
+    if options.enabled(UnusedSuppression.code):
+        for path, lines in scope.items():
+            for s in read_suppressions(path):
+                if lines is not None and s.location.line not in lines:
+                    continue
+                message = _unused(s, used.get(s, set()), options)
+                if message and not options.ignored_in(UnusedSuppression.code, path):
+                    kept.append(UnusedSuppression.at(s.location, message, model or path))
+    return sorted(kept, key=_order)
+
+
+def _unused(s: Suppression, used: set[str], options: Options) -> str | None:
+    """Why `s` is (partly) unused, or None. Codes the run does not check are not reported."""
+    if s.codes is None:
+        return None if used else "unused suppression: no finding on this line"
+    from exportlint.engine.registry import all_rules
+
+    known = all_rules()
+    unknown = [c for c in s.codes if not any(k.startswith(c) for k in known)]
+    idle = [c for c in s.codes if c not in unknown and not any(u.startswith(c) for u in used)
+            and any(options.enabled(k) for k in known if k.startswith(c))]
+    parts = []
+    if unknown:
+        parts.append(f"unknown code{'s' * (len(unknown) > 1)} {', '.join(unknown)}")
+    if idle:
+        parts.append(f"no {', '.join(idle)} finding on this line")
+    return f"unused suppression: {'; '.join(parts)}" if parts else None

@@ -1,0 +1,121 @@
+"""The pytest plugin, run by pytest's own `pytester` on real small models."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+MODELS = '''
+import torch
+
+
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+
+    def forward(self, x):
+        return torch.relu(self.conv(x))
+
+
+class Gate(torch.nn.Module):
+    def forward(self, x):
+        if x.sum() > 0:  # data-dependent branch: EXL001
+            return torch.relu(x)
+        return -x
+'''
+
+
+@pytest.fixture
+def project(pytester):
+    pytester.makepyfile(models=MODELS)
+    return pytester
+
+
+def test_helper_marker_and_fixture_pass_and_fail(project):
+    project.makepyfile(test_models='''
+        import pytest
+        import torch
+        from exportlint.pytest_plugin import assert_exportable
+        from models import Gate, Net
+
+        def test_net_exports():
+            report = assert_exportable(Net(), (torch.randn(1, 3, 16, 16),), targets=["onnx:17"])
+            assert [m.model for m in report.models] == ["Net"]
+
+        def test_gate_helper():
+            assert_exportable(Gate(), (torch.ones(2, 3),), targets=["onnx:17", "coreml:iOS16"])
+
+        @pytest.mark.exportable(targets=["onnx:17"])
+        def test_gate_marker():
+            return Gate(), (torch.ones(2, 3),)
+
+        @pytest.mark.exportable(targets=["onnx:17"])
+        def test_net_marker():
+            return Net(), torch.randn(1, 3, 16, 16)
+
+        @pytest.mark.exportable(targets=["onnx:17"], ignore=["EXL001"])
+        def test_gate_fixture(exportlint_check):
+            exportlint_check(Gate(), (torch.ones(2, 3),))
+
+        @pytest.mark.exportable(targets=["onnx:17"])
+        def test_forgot_to_return():
+            pass
+    ''')
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3, failed=3)
+    written = (project.path / "models.py").read_text().splitlines()
+    gate_line = next(i for i, l in enumerate(written, 1) if "if x.sum() > 0" in l)
+    result.stdout.re_match_lines([
+        r"E\s+exportlint.pytest_plugin.NotExportable: Gate does not export to onnx:17, coreml:iOS16 "
+        r"\(1 blocking finding\):",
+        rf"E\s+models.py:{gate_line}:\d+: EXL001 torch.export cannot capture this model .*",
+        r"E\s+exportlint.pytest_plugin.NotExportable: test_gate_marker does not export to onnx:17 .*",
+        r".*must return \(model, example_inputs\), got NoneType",
+    ], consecutive=False)
+    # the failure points at the user's test, not at the plugin's internals
+    assert "pytest_plugin.py" not in "\n".join(l for l in result.outlines if l.startswith("exportlint/"))
+
+
+def test_confirm_runs_the_real_onnx_converter(project):
+    project.makepyfile(test_confirm='''
+        import torch
+        from exportlint.pytest_plugin import assert_exportable
+        from models import Net
+
+        def test_confirmed():
+            assert_exportable(Net(), (torch.randn(1, 3, 16, 16),), targets=["onnx:17", "tensorrt:10"])
+
+        def test_converter_failure_fails(monkeypatch):
+            import exportlint.confirm as confirm
+
+            def broken(model, inputs, target):
+                raise RuntimeError("converter exploded")
+
+            monkeypatch.setitem(confirm._RUNNERS, "onnx", broken)
+            assert_exportable(Net(), (torch.randn(1, 3, 16, 16),), targets=["onnx:17"])
+    ''')
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "--exportlint-confirm")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines([
+        "*Net does not export to onnx:17 (0 blocking findings):*",
+        "*real converters:*",
+        "*[[]onnx:17] converter failed (static check said exportable): RuntimeError: converter exploded*",
+    ])
+
+
+def test_confirmation_records_agreement():
+    import torch
+
+    from exportlint.confirm import confirm
+    from exportlint.report import Report, TargetSummary, ModelReport
+    from exportlint.targets import parse_target
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU())
+    report = Report([ModelReport("net", None, [TargetSummary("onnx:17", False, 1, 0)])])
+    (onnx, trt) = confirm(net, (torch.randn(1, 3, 8, 8),), [parse_target("onnx:17"), parse_target("tensorrt:10")],
+                          report)
+    assert onnx.converted and onnx.disagrees and "opset 17" in onnx.detail
+    assert "may be conservative" in onnx.line()
+    assert trt.converted is None and not trt.disagrees
