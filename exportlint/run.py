@@ -32,21 +32,35 @@ def check_sources(paths: list[Path], options: Options, report: Report) -> None:
         report.add(str(path), None, [], mine)
 
 
-def check_specs(specs: list[str], options: Options, shapes: list[str], dtypes: list[str]) -> Report:
+def capture(spec: str, options: Options, shapes: list[str], dtypes: list[str]) -> OpGraph:
+    """The graph of one SPEC, by front end: an .onnx file, a TensorFlow/Keras model, or PyTorch."""
+    from exportlint.capture.onnx_file import is_onnx_spec
+    from exportlint.capture.tensorflow import is_tf_spec
+
+    if is_onnx_spec(spec):
+        from exportlint.capture.onnx_file import capture_onnx
+
+        return capture_onnx(Path(spec), options)
+    if is_tf_spec(spec):
+        from exportlint.capture.tensorflow import capture_tf
+
+        return capture_tf(spec, options)
     from exportlint.capture.pytorch import capture_spec
 
+    return capture_spec(spec, options, shapes, dtypes)
+
+
+def check_specs(specs: list[str], options: Options, shapes: list[str], dtypes: list[str]) -> Report:
     report = Report()
     for spec in specs:
-        check_graph(capture_spec(spec, options, shapes, dtypes), options, report)
+        check_graph(capture(spec, options, shapes, dtypes), options, report)
     return report
 
 
 def check_models(models: list[ModelEntry], options: Options) -> Report:
     """The `[[tool.exportlint.models]]` of the config, each with its own shapes and overrides."""
-    from exportlint.capture.pytorch import capture_spec
-
     report = Report()
     for entry in models:
         opts = entry.options(options)
-        check_graph(capture_spec(entry.spec, opts, entry.input_shapes, entry.input_dtypes), opts, report)
+        check_graph(capture(entry.spec, opts, entry.input_shapes, entry.input_dtypes), opts, report)
     return report

@@ -67,3 +67,12 @@ def test_training_mode_capture_is_recorded():
     graph = capture_torch(torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Dropout(0.5)),
                           (torch.randn(2, 4),), Options(train=True), "dropout")
     assert graph.capture.training
+
+
+def test_specialisation_points_at_the_line_that_froze_the_size():
+    from exportlint.capture.pytorch import capture_spec
+
+    options = Options(dynamic=[DynamicDim(0, 2, "height", 8, 64)])
+    graph = capture_spec(str(EXAMPLES / "shape_head.py:build"), options, [], [])
+    where = graph.capture.specialization_location["height"]
+    assert where.line == _line_of(EXAMPLES / "shape_head.py", "F.avg_pool2d(x, x.size()[2:])")

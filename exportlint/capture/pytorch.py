@@ -8,90 +8,19 @@ are kept in `CaptureInfo.attempts`, with the user's line where the exception nam
 from __future__ import annotations
 
 import re
-import sysconfig
 import traceback
 import warnings
-from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterator
 
 from exportlint.config import DynamicDim, Options
 from exportlint.errors import UsageError
+from exportlint.capture.locate import Frame, frames_from_text, jit_frames, locate
 from exportlint.ir import CaptureInfo, Location, NodeKind, OpGraph, OpNode, TensorMeta
 
 EXPORT_NON_STRICT = "torch.export(non-strict)"
 EXPORT_STRICT = "torch.export(strict)"
 FX_SYMBOLIC = "torch.fx.symbolic_trace"
 JIT_TRACE = "torch.jit.trace"
-
-
-# --- where is user code ----------------------------------------------------------------------------
-
-@cache
-def _internal_roots() -> tuple[str, ...]:
-    import torch
-
-    own = Path(__file__).resolve().parents[1]
-    roots = [Path(torch.__file__).resolve().parent, *(own / d for d in ("capture", "engine", "ir", "report"))]
-    for key in ("stdlib", "platstdlib"):
-        roots.append(Path(sysconfig.get_paths()[key]).resolve())
-    return tuple(str(r) + "/" for r in roots)
-
-
-def is_user_file(path: str) -> bool:
-    if path.startswith("<") and path not in ("<stdin>", "<string>"):
-        return False  # <eval_with_key>, <frozen ...>
-    resolved = str(Path(path).resolve()) if not path.startswith("<") else path
-    return not resolved.startswith(_internal_roots())
-
-
-_FRAME = re.compile(r'File "(?P<path>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>\S+))?\n(?P<code>[^\n]*)?')
-_JIT_FRAME = re.compile(r"^(?P<path>.+)\((?P<line>\d+)\): (?P<func>\S+)$", re.M)
-
-
-@dataclass(frozen=True)
-class Frame:
-    path: str
-    line: int
-    code: str = ""
-
-
-def frames_from_text(text: str) -> list[Frame]:
-    """Frames named in a formatted stack trace or exception message, outermost first."""
-    return [Frame(m["path"], int(m["line"]), (m["code"] or "").strip()) for m in _FRAME.finditer(text or "")]
-
-
-def jit_frames(text: str) -> list[Frame]:
-    """Frames of a TorchScript source range (innermost first in the text): outermost first."""
-    return [Frame(m["path"], int(m["line"])) for m in _JIT_FRAME.finditer(text or "")][::-1]
-
-
-def _source_line(path: str, line: int) -> str:
-    import linecache
-
-    return linecache.getline(path, line)
-
-
-def locate(frames: Iterable[Frame], hints: Iterable[str] = ()) -> tuple[Location | None, tuple[Location, ...]]:
-    """(innermost user location, all user locations outermost first). Column: first hint found on the
-    source line (the op's or attribute's name), else the first non-blank character."""
-    user = [f for f in frames if is_user_file(f.path)]
-    stack = tuple(Location(f.path, f.line, _column(f, ())) for f in user)
-    if not user:
-        return None, stack
-    inner = user[-1]
-    return Location(inner.path, inner.line, _column(inner, hints)), stack
-
-
-def _column(frame: Frame, hints: Iterable[str]) -> int:
-    text = _source_line(frame.path, frame.line) or frame.code
-    for hint in hints:
-        match = re.search(rf"\b{re.escape(hint)}\b", text)
-        if hint and match:
-            return match.start() + 1
-    stripped = text.lstrip()
-    return len(text) - len(stripped) + 1 if stripped else 1
 
 
 def _hints(op: str, module: str | None) -> list[str]:
@@ -209,6 +138,9 @@ def _record_dynamic(graph: OpGraph, ep, dims: list[DynamicDim], info: CaptureInf
         info.dynamic_bounds[d.name] = (d.min, d.max)
         if isinstance(size, int):
             info.specialized[d.name] = size
+            where = _first_use_as_constant(graph, size)
+            if where is not None:
+                info.specialization_location[d.name] = where
         else:
             rename[size] = d.name
     if rename:
@@ -216,6 +148,24 @@ def _record_dynamic(graph: OpGraph, ep, dims: list[DynamicDim], info: CaptureInf
         for node in graph.nodes(None):
             node.inputs = tuple(_rename(t, pattern, rename) for t in node.inputs)
             node.outputs = tuple(_rename(t, pattern, rename) for t in node.outputs)
+
+
+def _first_use_as_constant(graph: OpGraph, size: int) -> Location | None:
+    """Where a specialised size first appears as a constant argument of an op whose input has a dim
+    of that size (e.g. the avg_pool2d kernel that froze the height): the likely specialising line."""
+
+    def ints(value) -> Iterator[int]:
+        if isinstance(value, list):
+            for v in value:
+                yield from ints(v)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            yield value
+
+    for node in graph.nodes():
+        if node.location and any(size == v for a in node.args.values() for v in ints(a)) and any(
+                size in (t.shape or ()) for t in node.inputs):
+            return node.location
+    return None
 
 
 def _rename(t: TensorMeta, pattern: re.Pattern, names: dict[str, str]) -> TensorMeta:

@@ -431,8 +431,6 @@ class IncludePreprocessing(FxPass):
             user.replace_input_with(node, div)
 
     def transform_inputs(self, inputs):
-        import torch
-
         x = inputs[self.input_index]
         normalised = (x - self._shaped(self.mean, x)) / self._shaped(self.std, x)
         return tuple(normalised if i == self.input_index else t for i, t in enumerate(inputs))

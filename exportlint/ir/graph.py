@@ -89,6 +89,9 @@ class CaptureInfo:
     specialized: dict[str, int] = field(default_factory=dict)  # dim requested dynamic -> frozen value
     specialization_location: dict[str, Location] = field(default_factory=dict)
     opsets: dict[str, int] = field(default_factory=dict)  # ONNX models: domain -> opset imported
+    # The same model captured again with some input dims doubled (`capture_resized`): constants that
+    # differ between the two graphs were computed from input sizes and frozen at capture.
+    resized: "OpGraph | None" = None
 
 
 class OpGraph:

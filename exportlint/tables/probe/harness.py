@@ -1,0 +1,331 @@
+"""Run one-op probes in worker processes with a timeout per probe, and merge results into table entries.
+
+A converter that hangs or crashes must not stop a run of hundreds of probes: each probe runs in a
+long-lived worker (`python -m exportlint.tables.probe.harness MODULE:FUNCTION`) that reads catalogue
+names on stdin and writes one JSON `ProbeRecord` per line; the parent kills and restarts the worker
+when a probe exceeds its time. Converter chatter goes to the worker's stderr (the log).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+
+@dataclass
+class ProbeRecord:
+    name: str  # catalogue key
+    op: str  # the op the probe is about
+    ops: list[str] = field(default_factory=list)  # ATen ops the export really contained
+    results: dict[str, str | None] = field(default_factory=dict)  # version -> None (ok) | error line
+    error: str = ""  # the probe itself could not run (build/export failed, timeout, crash)
+    conditions: str = ""  # argument case the probe covers (from the catalogue)
+    produced: list[str] = field(default_factory=list)  # target ops produced (e.g. TFLite op codes)
+    nodes: list[list[Any]] = field(default_factory=list)  # [target op, [runtime input dtypes]] per node
+    note: str = ""  # e.g. "select-TF ops: converted, not run"
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ProbeRecord:
+        return cls(**data)
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")[:300]
+
+
+def _resolve(spec: str) -> Callable[..., Any]:
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+class _Worker:
+    def __init__(self, probe_fn: str, log: IO[str] | None):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", __name__, probe_fn], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=log or subprocess.DEVNULL, text=True, bufsize=1,
+        )
+
+    def ask(self, name: str, timeout: float) -> dict[str, Any] | str:
+        """The worker's JSON answer, or an error string (timeout, crash)."""
+        assert self.proc.stdin and self.proc.stdout
+        self.proc.stdin.write(name + "\n")
+        self.proc.stdin.flush()
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        if not ready:
+            self.stop()
+            return f"probe timed out after {timeout:.0f} s"
+        line = self.proc.stdout.readline()
+        if not line:
+            code = self.proc.wait()
+            return f"converter crashed the process (exit code {code})"
+        return json.loads(line)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.alive():
+            self.proc.kill()
+        self.proc.wait()
+
+
+def run_probes(probe_fn: str, names: Iterable[str], ops: dict[str, str], timeout: float = 120.0,
+               log: IO[str] | None = None) -> Iterator[ProbeRecord]:
+    """Run `probe_fn` ("module:function", taking a catalogue `OneOp`) on each catalogue name.
+
+    `ops` maps a name to the op it is about (recorded when the probe itself fails)."""
+    worker: _Worker | None = None
+    try:
+        for name in names:
+            if worker is None or not worker.alive():
+                worker = _Worker(probe_fn, log)
+            start = time.monotonic()
+            answer = worker.ask(name, timeout)
+            if isinstance(answer, str):
+                yield ProbeRecord(name=name, op=ops.get(name, ""), error=answer)
+            else:
+                yield ProbeRecord.from_json(answer)
+            if log:
+                log.write(f"### probe {name}: {time.monotonic() - start:.1f} s\n")
+                log.flush()
+    finally:
+        if worker is not None:
+            worker.stop()
+
+
+def _serve(probe_fn: str) -> None:
+    out = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # converters print to stdout: keep the answer channel clean
+    sys.stdout = sys.stderr
+    from exportlint.tables.probe.catalog import catalog
+
+    fn = _resolve(probe_fn)
+    probes = catalog()
+    for line in sys.stdin:
+        name = line.strip()
+        try:
+            record = fn(probes[name])
+        except Exception as exc:  # noqa: BLE001 - a probe failure is data, not a crash
+            record = ProbeRecord(name=name, op=probes[name].op if name in probes else "",
+                                 error=first_line(exc))
+        out.write(json.dumps(asdict(record)) + "\n")
+
+
+# --- merging probe records into table entries ---------------------------------------------------
+
+
+@dataclass
+class _Evidence:
+    ok: list[ProbeRecord] = field(default_factory=list)
+    failed: list[tuple[ProbeRecord, str]] = field(default_factory=list)
+
+
+def merge(records: Iterable[ProbeRecord], versions: Iterable[str], produced_key: str,
+          note: Callable[[ProbeRecord, str], str] | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+    """Table entries {op: {version: ENTRY}} proven by probes; ENTRY[produced_key] lists the target ops
+    the deciding probe produced (like `onnx_ops` in the ONNX table).
+
+    A probe that converted proves every op its export contained. A failed probe is blamed on the op
+    it is about when the export contained it, else on every op it contained; a failure for an op that
+    another probe proved is an argument-dependent case and goes into `conditions`."""
+    versions = list(versions)
+    evidence: dict[tuple[str, str], _Evidence] = {}
+    for rec in records:
+        if rec.error:
+            continue
+        for v in versions:
+            reason = rec.results.get(v)
+            if reason is None and v in rec.results:
+                for op in rec.ops:
+                    evidence.setdefault((op, v), _Evidence()).ok.append(rec)
+            elif reason is not None:
+                for op in [rec.op] if rec.op in rec.ops else rec.ops:
+                    evidence.setdefault((op, v), _Evidence()).failed.append((rec, reason))
+    table: dict[str, dict[str, dict[str, Any]]] = {}
+    for (op, v), ev in sorted(evidence.items()):
+        if ev.ok:
+            rec = min(ev.ok, key=lambda r: (r.op != op, len(r.ops), r.name))
+            entry: dict[str, Any] = {"status": "supported", "evidence": "probe", "probe": rec.name}
+            extra = note(rec, v) if note else ""
+            failing = [f"fails when {r.conditions or r.name}: {why}" for r, why in ev.failed]
+            if failing or extra:
+                entry["conditions"] = "; ".join([*([extra] if extra else []), *failing])
+        else:
+            rec, why = ev.failed[0]
+            entry = {"status": "unsupported", "evidence": "probe", "probe": rec.name, "reason": why}
+        if rec.produced:
+            entry[produced_key] = rec.produced
+        table.setdefault(op, {})[v] = entry
+    return table
+
+
+def overlay(ops: dict[str, dict[str, dict[str, Any]]], probed: dict[str, dict[str, dict[str, Any]]],
+            versions: Iterable[str]) -> None:
+    """Replace registry entries in `ops` by probe entries, version by version."""
+    versions = list(versions)
+    for op, per_version in probed.items():
+        base = ops.get(op, {})
+        merged = {v: per_version.get(v) or base.get(v) or base.get("*") for v in versions}
+        ops[op] = collapse({v: e for v, e in merged.items() if e}, versions)
+
+
+def collapse(per_version: dict[str, dict[str, Any]], versions: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Write one "*" entry when every version has the same entry."""
+    versions = list(versions)
+    values = [per_version.get(v) for v in versions]
+    if all(x is not None for x in values) and all(x == values[0] for x in values):
+        return {"*": values[0]}
+    return per_version
+
+
+def load_records(path: os.PathLike[str] | str) -> list[ProbeRecord]:
+    data = json.loads(open(path, encoding="utf-8").read())
+    return [ProbeRecord.from_json(r) for r in data["probes"]]
+
+
+if __name__ == "__main__":
+    _serve(sys.argv[1])
+
+
+# --- shared by the generators --------------------------------------------------------------------
+
+
+def aten_overloads() -> list[Any]:
+    """Every functional (non-mutating, non-out) ATen overload registered in the installed torch."""
+    import torch
+
+    ops = []
+    for qualified in torch._C._dispatch_get_all_op_names():
+        if not qualified.startswith("aten::"):
+            continue
+        name, _, overload = qualified[len("aten::"):].partition(".")
+        packet = getattr(torch.ops.aten, name, None)
+        try:
+            op = getattr(packet, overload or "default")
+        except (AttributeError, RuntimeError):
+            continue
+        if not op._schema.is_mutable:
+            ops.append(op)
+    return sorted(ops, key=str)
+
+
+def is_composite_implicit(op: Any) -> bool:
+    """torch.export decomposes the op (unless it preserves it), so a converter never needs to see it."""
+    import torch
+
+    return torch._C._dispatch_has_kernel_for_dispatch_key(op.name(), "CompositeImplicitAutograd")
+
+
+def library_versions(*names: str) -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in names:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def probe_all(probe_fn: str, out_path: os.PathLike[str] | str, libraries: dict[str, str],
+              timeout: float = 120.0) -> list[ProbeRecord]:
+    """Run every catalogue probe and write the records as JSON. Converter output goes to a log in the
+    temporary directory; records are also appended there as they come, and an interrupted run with the
+    same libraries resumes from them."""
+    import datetime
+    import tempfile
+
+    from exportlint.tables.probe.catalog import catalog
+
+    probes = catalog()
+    stem = Path(tempfile.gettempdir()) / f"exportlint-probe-{Path(out_path).stem}"
+    partial = Path(f"{stem}.partial.jsonl")
+    done: dict[str, ProbeRecord] = {}
+    if partial.is_file():
+        lines = [json.loads(line) for line in partial.read_text(encoding="utf-8").splitlines() if line]
+        if lines and lines[0] == {"probe": probe_fn, "libraries": libraries}:
+            done = {r["name"]: ProbeRecord.from_json(r) for r in lines[1:]}
+    if not done:
+        partial.write_text(json.dumps({"probe": probe_fn, "libraries": libraries}) + "\n", encoding="utf-8")
+    todo = [n for n in sorted(probes) if n not in done]
+    print(f"probing {len(todo)} catalogue entries ({len(done)} resumed); log: {stem}.log", file=sys.stderr)
+    with open(f"{stem}.log", "a", encoding="utf-8") as log, open(partial, "a", encoding="utf-8") as keep:
+        for record in run_probes(probe_fn, todo, {n: p.op for n, p in probes.items()}, timeout, log):
+            keep.write(json.dumps(asdict(record)) + "\n")
+            keep.flush()
+            done[record.name] = record
+    records = [done[n] for n in sorted(done) if n in probes]
+    data = {"generated": datetime.date.today().isoformat(), "probe": probe_fn, "libraries": libraries,
+            "timeout_s": timeout, "probes": [asdict(r) for r in records]}
+    with open(out_path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+        f.write("\n")
+    partial.unlink()
+    return records
+
+
+def count_probes(records: list[ProbeRecord]) -> dict[str, int]:
+    return {"run": len(records), "failed_to_run": sum(bool(r.error) for r in records),
+            "converted": sum(not r.error and any(v is None for v in r.results.values()) for r in records)}
+
+
+def count_entries(ops: dict[str, dict[str, dict[str, Any]]], versions: Iterable[str]) -> dict[str, dict[str, int]]:
+    """Per version: entries by status, and how many of them a probe proved."""
+    out: dict[str, dict[str, int]] = {}
+    for v in versions:
+        c = out.setdefault(v, {"supported": 0, "unsupported": 0, "unverified": 0, "probed": 0})
+        for per_version in ops.values():
+            e = per_version.get(v) or per_version.get("*")
+            if e:
+                c[e["status"]] += 1
+                c["probed"] += e.get("evidence") == "probe"
+    return out
+
+
+def add_packets(ops: dict[str, dict[str, dict[str, Any]]], versions: Iterable[str]) -> None:
+    """Add packet-name keys (`aten.add`, for graphs without overloads, e.g. torch.jit.trace): the
+    entries of the overloads when they agree, else the `.default` overload's, saying that others differ."""
+    versions = list(versions)
+    packets: dict[str, list[str]] = {}
+    for key in ops:
+        packets.setdefault(key.rsplit(".", 1)[0], []).append(key)
+    for packet, keys in packets.items():
+        if packet in ops:
+            continue
+        expanded = {k: {v: ops[k].get(v) or ops[k].get("*") for v in versions} for k in keys}
+        first = expanded[keys[0]]
+        if all(e == first for e in expanded.values()):
+            ops[packet] = ops[keys[0]]
+            continue
+        main = f"{packet}.default" if f"{packet}.default" in ops else keys[0]
+        others = ", ".join(k.rsplit(".", 1)[1] for k in keys if expanded[k] != expanded[main])
+        ops[packet] = {v: {**e, "conditions": "; ".join(filter(None, [
+            e.get("conditions", ""), f"for overload {main.rsplit('.', 1)[1]}; overloads {others} differ"]))}
+            for v, e in ops[main].items()}
+
+
+def generate_table(out_dir: os.PathLike[str] | str, name: str, probe_fn: str | None, libraries: tuple[str, ...],
+                   build: Callable[[list[ProbeRecord], dict[str, Any]], dict[str, Any]]) -> Path:
+    """The common body of a generator: with `probe_fn`, re-run the probes into `rules/probes/NAME.json`;
+    then build the table from the committed probe file and write `OUT_DIR/NAME.json`."""
+    probes = Path(__file__).resolve().parents[3] / "rules" / "probes" / f"{name}.json"
+    if probe_fn:
+        probes.parent.mkdir(parents=True, exist_ok=True)
+        probe_all(probe_fn, probes, library_versions(*libraries))
+    meta = json.loads(probes.read_text(encoding="utf-8")) if probes.is_file() else {"probes": []}
+    records = [ProbeRecord.from_json(r) for r in meta["probes"]]
+    out = Path(out_dir) / f"{name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(build(records, meta), indent=1) + "\n", encoding="utf-8")
+    return out
