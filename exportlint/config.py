@@ -84,6 +84,27 @@ def _matches(code: str, prefixes: Iterable[str]) -> bool:
     return any(p == "ALL" or code.startswith(p) for p in prefixes)
 
 
+def check_codes(codes: Iterable[str], where: str) -> list[str]:
+    """Upper-cased codes or prefixes; UsageError for one that is malformed or matches no rule."""
+    from exportlint.engine.registry import all_rules
+
+    out = [c.strip().upper() for c in codes]
+    for code in out:
+        if not _CODE.match(code) or not any(_matches(known, [code]) for known in all_rules()):
+            raise UsageError(f"{where} {code!r} matches no rule (codes look like EXL101, prefixes like "
+                             "EXL2, or ALL; `exportlint rules` lists them)")
+    return out
+
+
+def check_normalisation(mean: tuple[float, ...] | None, std: tuple[float, ...] | None, where: str) -> None:
+    if (mean is None) != (std is None):
+        raise UsageError(f"{where}: mean and std go together")
+    if mean is not None and len(mean) != len(std):
+        raise UsageError(f"{where}: mean and std differ in length ({len(mean)} vs {len(std)})")
+    if std is not None and any(v == 0 for v in std):
+        raise UsageError(f"{where}: std must not contain 0")
+
+
 @dataclass
 class ModelEntry:
     """One `[[tool.exportlint.models]]`: what `exportlint check` with no SPEC checks."""
@@ -262,10 +283,7 @@ class _Reader:
 
     def normalisation(self, table: dict[str, Any]) -> tuple[tuple[float, ...] | None, tuple[float, ...] | None]:
         mean, std = (self._floats(table, k) for k in ("mean", "std"))
-        if (mean is None) != (std is None):
-            raise UsageError(f"{self.path}: {self.where} mean and std go together")
-        if mean is not None and len(mean) != len(std):
-            raise UsageError(f"{self.path}: {self.where} mean and std differ in length ({len(mean)} vs {len(std)})")
+        check_normalisation(mean, std, f"{self.path}: {self.where}")
         return mean, std
 
     def _floats(self, table: dict[str, Any], key: str) -> tuple[float, ...] | None:

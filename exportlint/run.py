@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from exportlint.config import ModelEntry, Options
-from exportlint.engine.engine import run_rules
+from exportlint.engine.engine import graph_rules, run_rules
 from exportlint.engine.registry import all_rules, select
 from exportlint.engine.rule import Context
 from exportlint.ir import OpGraph
@@ -14,19 +14,20 @@ from exportlint.suppress import apply_suppressions, graph_scope
 
 
 def check_graph(graph: OpGraph, options: Options, report: Report) -> None:
-    rules = select(all_rules(), options.select, options.ignore)
+    rules = graph_rules(select(all_rules(), options), graph.dialect)
     findings = run_rules(graph, rules, Context(options.targets, options))
-    findings = apply_suppressions(findings, options, graph_scope(graph), graph.model)
+    findings = apply_suppressions(findings, options, graph_scope(graph), graph.model, ran=rules)
     report.add(graph.model, graph.capture, options.targets, findings)
 
 
 def check_sources(paths: list[Path], options: Options, report: Report) -> None:
     """The source-only pass (no torch): one report entry per file."""
     from exportlint.source import check_files
-    from exportlint.source.walker import python_files
+    from exportlint.source.walker import python_files, source_rules
 
     files = python_files(paths)
-    findings = apply_suppressions(check_files(paths, options), options, {str(p): None for p in files})
+    findings = apply_suppressions(check_files(paths, options), options, {str(p): None for p in files},
+                                  ran=source_rules(options))
     for path in files:
         mine = [f for f in findings if f.model == str(path)]
         report.add(str(path), None, [], mine)

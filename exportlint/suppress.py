@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping
 
-from exportlint.engine.rule import Finding
+from exportlint.engine.rule import Finding, Rule
 from exportlint.ir import Location
 
 if TYPE_CHECKING:
@@ -98,12 +98,14 @@ def graph_scope(graph: OpGraph) -> dict[str, set[int]]:
 
 
 def apply_suppressions(findings: Iterable[Finding], options: Options, scope: Scope,
-                       model: str | None = None) -> list[Finding]:
+                       model: str | None = None, *, ran: Iterable[type[Rule]]) -> list[Finding]:
     """`findings` minus those suppressed by a comment on their line or by per-file-ignores, plus an
     EXL002 finding for each suppression in `scope` that suppressed nothing (when EXL002 is enabled).
+    `ran` are the rules of this pass (the graph rules of the graph's dialect, or the source rules):
+    a code of the other pass is not reported unused, since this pass could not have used it.
     EXL002 findings carry `model`, or the file's path when None (source-only runs)."""
     from exportlint.checks.suppression import UnusedSuppression
-    from exportlint.engine.engine import _order
+    from exportlint.engine.engine import finding_order
 
     kept: list[Finding] = []
     used: dict[Suppression, set[str]] = {}
@@ -120,18 +122,20 @@ def apply_suppressions(findings: Iterable[Finding], options: Options, scope: Sco
         if not hits:
             kept.append(f)
     if options.enabled(UnusedSuppression.code):
+        ran_codes = {r.code for r in ran}
         for path, lines in scope.items():
             for s in read_suppressions(path):
                 if lines is not None and s.location.line not in lines:
                     continue
-                message = _unused(s, used.get(s, set()), options)
+                message = _unused(s, used.get(s, set()), ran_codes)
                 if message and not options.ignored_in(UnusedSuppression.code, path):
                     kept.append(UnusedSuppression.at(s.location, message, model or path))
-    return sorted(kept, key=_order)
+    return sorted(kept, key=finding_order)
 
 
-def _unused(s: Suppression, used: set[str], options: Options) -> str | None:
-    """Why `s` is (partly) unused, or None. Codes the run does not check are not reported."""
+def _unused(s: Suppression, used: set[str], ran: set[str]) -> str | None:
+    """Why `s` is (partly) unused, or None. Codes of rules that did not run (not selected, or of the
+    other pass) are not reported."""
     if s.codes is None:
         return None if used else "unused suppression: no finding on this line"
     from exportlint.engine.registry import all_rules
@@ -139,7 +143,7 @@ def _unused(s: Suppression, used: set[str], options: Options) -> str | None:
     known = all_rules()
     unknown = [c for c in s.codes if not any(k.startswith(c) for k in known)]
     idle = [c for c in s.codes if c not in unknown and not any(u.startswith(c) for u in used)
-            and any(options.enabled(k) for k in known if k.startswith(c))]
+            and any(k.startswith(c) for k in ran)]
     parts = []
     if unknown:
         parts.append(f"unknown code{'s' * (len(unknown) > 1)} {', '.join(unknown)}")

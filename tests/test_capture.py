@@ -24,7 +24,7 @@ def test_ops_modules_and_locations_on_mobilenet_block():
     assert gate.location.path == str(src)
     assert gate.location.line == _line_of(src, "return x * self.gate(")
     text = src.read_text().splitlines()[gate.location.line - 1]
-    assert text[gate.location.column - 1:].startswith("gate")
+    assert text[gate.location.column - 1:].startswith("self.gate(")
     assert gate.outputs[0].dtype == "float32" and gate.outputs[0].shape == (1, 64, 1, 1)
     assert all(loc.path == str(src) for loc in gate.stack)  # user frames only, no torch internals
 

@@ -36,6 +36,9 @@ def test_help_and_version_do_not_import_heavy_frameworks():
     (["check", "examples/shape_head.py:build", "--target", "onnx:99"], "unknown target 'onnx:99'"),
     (["check", "examples/shape_head.py:build", "--target", "foo"], "unknown target 'foo'"),
     (["check", "examples/shape_head.py:build", "--dynamic", "0:9"], "input 0 has 4 dims"),
+    (["check", "examples/shape_head.py:build", "--dynamic", "3:0"], "input 3 does not exist"),
+    (["check", "examples/shape_head.py:build", "--select", "EXL9"], "'EXL9' matches no rule"),
+    (["check", "examples/shape_head.py:build", "--mean", "0.5,0.5", "--std", "0.2"], "differ in length"),
     (["explain", "EXL999"], "unknown rule code"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message):

@@ -136,13 +136,13 @@ def test_github_annotations_are_escaped(repo):
 def test_text_marks_fixable_findings_and_summarises_per_target(repo):
     text = render(_report(str(repo / "pkg" / "net.py")), "text")
     assert "net.py:3:5: EXL101 [onnx:13] aten.grid_sampler: needs opset 16" in text
-    assert "net.py:4:5: EXL501 [*] F.hardswish" in text
+    assert "net.py:4:5: EXL501 F.hardswish" in text  # [*] marks safe fixes only
     assert "\033[" not in text
     table = text[text.index("target "):].splitlines()
     assert table[0].split() == ["target", "verdict", "errors", "warnings", "model"]
     assert table[1].split() == ["onnx:13", "blocked", "2", "1", "pkg/net.py:build"]
     assert table[2].split() == ["onnx:18", "blocked", "1", "1", "pkg/net.py:build"]
-    assert table[3] == "3 findings (2 errors, 1 warning); 1 fixable, marked [*]"
+    assert table[3] == "3 findings (2 errors, 1 warning); 1 fixable with `exportlint fix --unsafe-fixes`"
     assert "\033[31m" in render(_report(str(repo / "pkg" / "net.py")), "text", color=True)
 
 

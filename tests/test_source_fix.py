@@ -100,7 +100,7 @@ def test_diff_mode_writes_nothing(tmp_path):
     before = path.read_bytes()
     report = fix_files([path], unsafe=True, diff=True)
     assert path.read_bytes() == before and not report.written
-    assert "-y = F.hardsigmoid(torch.ones(1))\n+y = torch.sigmoid(torch.ones(1))\n" in report.files[0].diff
+    assert "-y = F.hardsigmoid(torch.ones(1))\n+y = torch.clamp(torch.ones(1) + 3, 0, 6) / 6\n" in report.files[0].diff
 
 
 def test_unsafe_fixes_need_the_flag(tmp_path):
@@ -176,3 +176,18 @@ def test_safe_fixes_keep_the_numbers_and_unsafe_ones_change_them():
             for got, want in zip(safe(x), expected):
                 torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6)
             assert not torch.allclose(unsafe(x)[1], expected[1], atol=1e-3)
+
+
+def test_text_report_marks_safe_fixes_only():
+    """`[*]` (ruff's convention): what `exportlint fix` applies without --unsafe-fixes."""
+    from exportlint.config import Options
+    from exportlint.report import Report, render
+    from exportlint.run import check_sources
+
+    report = Report()
+    check_sources([GOLDEN / "classifier.before.py"], Options(), report)
+    *lines, total = render(report, "text").splitlines()
+    marked = [f.fix is not None and f.fix.applicability is Applicability.SAFE for f in report.findings]
+    assert [" [*] " in line for line in lines] == marked and marked.count(True) == 4
+    assert any("nn.Hardsigmoid" in line and "[*]" not in line for line in lines)  # unsafe: not marked
+    assert total.endswith("; 4 fixable with `exportlint fix` (marked [*]), 1 more with --unsafe-fixes")

@@ -196,3 +196,120 @@ def test_cli_exit_codes_on_source_files(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
     assert main(["fix", "--diff", str(bad)]) == 1 and "+y = torch.flatten(x, 1)" in capsys.readouterr().out
     assert main(["fix", str(bad)]) == 0 and main(["check", str(bad)]) == 0
+
+
+def _modules_after(script: str) -> list[str]:
+    probe = "; import sys; print(sorted(m for m in ('libcst', 'torch', 'networkx') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", script + probe], capture_output=True, text=True, check=True)
+    return eval(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("script", [
+    "from exportlint.engine.registry import all_rules; all_rules()",
+    "from exportlint.cli import main; main(['explain', 'EXL501'])",
+    "from exportlint.cli import main; main(['rules'])",
+])
+def test_registry_and_rule_docs_do_not_import_libcst(script):
+    assert _modules_after(script) == []
+
+
+def test_libcst_is_imported_only_for_files_a_rule_may_match(tmp_path):
+    plain = tmp_path / "plain.py"
+    plain.write_text("import torch\n\n\ndef make(n):\n    return torch.zeros(n)\n")
+    matched = tmp_path / "matched.py"
+    matched.write_text("import torch\nx = torch.zeros(2).double()\n")
+    run = "from exportlint.cli import main; main(['check', {!r}])"
+    assert _modules_after(run.format(str(plain))) == []
+    assert _modules_after(run.format(str(matched))) == ["libcst"]
+
+
+@pytest.mark.parametrize("rule", [r for r in SOURCE_RULES if r.code != "EXL500"], ids=lambda r: r.code)
+def test_needles_let_every_flagged_example_through(rule):
+    """The byte prefilter must not miss: each rule's flagged examples contain its needles."""
+    assert rule.needles, f"{rule.code} declares no needles: it would never run"
+    for example in rule.invalid:
+        assert rule.wants(example.source.encode()), example.source
+
+
+def test_files_no_rule_matches_are_still_syntax_checked(tmp_path):
+    findings = _check(tmp_path, "import torch\n\ndef f(x:\n    return x\n")
+    assert [(f.code, f.location.line) for f in findings] == [("EXL500", 3)]
+    assert _check(tmp_path, "import torch\n\ndef f(x:\n    return x\n", ignore=["EXL500"]) == []
+
+
+def test_activation_formulas_match_pytorch():
+    """The shared activation table's replacements compute the activation: bit-identical when
+    marked exact (EXL501's safe rewrite relies on it), within rounding otherwise."""
+    import torch
+    import torch.nn.functional as F
+
+    from exportlint.checks.exotic_activations import ACTIVATIONS
+
+    x = torch.randn(100_000) * 5
+    args = {"alpha": 2.0, "min_val": -0.5, "max_val": 4.0}
+    for activation in ACTIVATIONS.values():
+        function = getattr(F, activation.function)
+        used = {k: v for k, v in args.items() if k in activation.same}
+        expected = function(x, *used.values())
+        got = eval(activation.same, {"torch": torch, "F": F, "x": x, **used})
+        if activation.exact:
+            assert torch.equal(got, expected), activation.function
+        else:
+            torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_hardtanh_bounds_agree_with_the_graph_rule(tmp_path):
+    """EXL501 and EXL302 share the table: ReLU6-style Hardtanh(0, 6) passes both."""
+    findings = _check(tmp_path, """\
+        import torch
+        from torch import nn
+        import torch.nn.functional as F
+        a = nn.Hardtanh(0, 6)
+        b = F.hardtanh(torch.ones(1), 0.0, 1.0)
+        c = nn.Hardtanh(min_val=0.0, max_val=4.0)
+        d = nn.Hardtanh(lo, hi)
+        e = F.softsign(torch.ones(1))
+        """)
+    assert [(f.code, f.location.line) for f in findings] == [("EXL501", 6), ("EXL501", 7)]
+    assert "Core ML" not in findings[0].message and "torch.clamp(x, min_val, max_val)" in findings[0].message
+
+
+@pytest.mark.parametrize("before, after", [
+    ("y = F.hardsigmoid(x)", "y = torch.clamp(x + 3, 0, 6) / 6"),
+    ("y = F.hardsigmoid(input=x, inplace=False)", "y = torch.clamp(x + 3, 0, 6) / 6"),
+    ("y = F.hardsigmoid(a - b)", "y = torch.clamp(a - b + 3, 0, 6) / 6"),
+    ("y = F.hardsigmoid(a << b)", "y = torch.clamp((a << b) + 3, 0, 6) / 6"),
+    ("y = F.hardsigmoid(x) + 1", "y = torch.clamp(x + 3, 0, 6) / 6 + 1"),
+    ("y = w * F.hardsigmoid(x)", "y = w * (torch.clamp(x + 3, 0, 6) / 6)"),
+    ("y = F.hardsigmoid(x) ** 2", "y = (torch.clamp(x + 3, 0, 6) / 6) ** 2"),
+    ("y = -F.hardsigmoid(x)", "y = -(torch.clamp(x + 3, 0, 6) / 6)"),
+    ("y = F.hardsigmoid(x).sum()", "y = (torch.clamp(x + 3, 0, 6) / 6).sum()"),
+    ("y = f(F.hardsigmoid(x), 1)", "y = f(torch.clamp(x + 3, 0, 6) / 6, 1)"),
+])
+def test_exact_hardsigmoid_rewrite_keeps_precedence(tmp_path, before, after):
+    from exportlint.source import fix_files
+
+    path = tmp_path / "m.py"
+    path.write_text(f"import torch\nimport torch.nn.functional as F\n{before}\n")
+    report = fix_files([path])
+    assert [f.applicability.value for f in report.applied] == ["safe"]
+    assert path.read_text().splitlines()[-1] == after
+
+
+def test_hardsigmoid_rewrite_safety(tmp_path):
+    from exportlint.engine.rule import Applicability
+
+    findings = _check(tmp_path, """\
+        import torch
+        from torch import nn
+        import torch.nn.functional as F
+        a = F.hardsigmoid(x, inplace=True)
+        b = F.hardsigmoid(*xs)
+        c = nn.Hardsigmoid()
+        """)
+    assert [f.fix and f.fix.applicability for f in findings] == [
+        Applicability.UNSAFE, None, Applicability.UNSAFE]
+    assert "in place" in findings[0].fix.description and "no module" in findings[2].fix.description
+    # without `import torch` the exact form cannot be written
+    (finding,) = _check(tmp_path, "import torch.nn.functional as F\ny = F.hardsigmoid(x)\n")
+    assert finding.fix is None

@@ -9,6 +9,7 @@ import pytest
 from exportlint.checks.suppression import UnusedSuppression
 from exportlint.config import Options, PerFileIgnore
 from exportlint.source import check_files
+from exportlint.source.walker import source_rules
 from exportlint.suppress import apply_suppressions, parse_comment
 
 
@@ -29,7 +30,7 @@ def _source_run(tmp_path: Path, text: str, **options) -> list:
     path = tmp_path / "model.py"
     path.write_text(text)
     opts = Options(**options)
-    return apply_suppressions(check_files([path], opts), opts, {str(path): None})
+    return apply_suppressions(check_files([path], opts), opts, {str(path): None}, ran=source_rules(opts))
 
 
 @pytest.mark.parametrize("kind", ["invalid", "valid"])
@@ -51,15 +52,30 @@ import torch.nn.functional as F
 def forward(x):
     a = F.hardswish(x)  # exportlint: ignore
     b = F.hardswish(x)  # exportlint: ignore[EXL5]
-    c = F.hardswish(x)  # exportlint: ignore[EXL101]
+    c = F.hardswish(x)  # exportlint: ignore[EXL505]
     s = "F.hardswish(x)  # exportlint: ignore"
     d = torch.sigmoid(x)  # exportlint: ignore
     return a, b, c, s, d
 ''')
     got = [(f.location.line, f.code, f.message) for f in findings]
     assert [(line, code) for line, code, _ in got] == [(8, "EXL501"), (8, "EXL002"), (10, "EXL002")]
-    assert got[1][2] == "unused suppression: no EXL101 finding on this line"
+    assert got[1][2] == "unused suppression: no EXL505 finding on this line"
     assert got[2][2] == "unused suppression: no finding on this line"
+
+
+def test_source_pass_does_not_report_graph_rule_codes(tmp_path):
+    findings = _source_run(tmp_path, """\
+import torch
+import torch.nn.functional as F
+
+
+def forward(x, grid):
+    y = F.grid_sample(x, grid)  # exportlint: ignore[EXL101]
+    return F.hardswish(y)  # exportlint: ignore[EXL501, EXL302, EXL505]
+""")
+    # EXL101 and EXL302 are graph rules: only a model check can tell whether they are used
+    assert [(f.location.line, f.message) for f in findings] == [
+        (7, "unused suppression: no EXL505 finding on this line")]
 
 
 def test_unselected_codes_are_not_reported_and_exl002_can_be_ignored(tmp_path):
@@ -131,3 +147,34 @@ def test_graph_finding_is_suppressed_at_its_line(gates):
 def test_suppressions_outside_the_model_are_not_reported(gates):
     # Plain runs through line 13 only: its stale comment is reported, `unrelated`'s line 17 is not
     assert [(f.code, f.location.line, f.model) for f in gates["Plain"].findings] == [("EXL002", 13, "Plain")]
+
+
+ACTIVATIONS = """\
+import torch
+
+
+class Act(torch.nn.Module):
+    def forward(self, x):
+        y = torch.nn.functional.hardswish(x)  # exportlint: ignore[EXL501]
+        return y * 2  # exportlint: ignore[EXL505, EXL302]
+"""
+
+
+def test_graph_pass_does_not_report_source_rule_codes(tmp_path):
+    import torch
+
+    from exportlint.capture.pytorch import capture_torch
+    from exportlint.report import Report
+    from exportlint.run import check_graph
+    from exportlint.targets import parse_target
+
+    path = tmp_path / "act.py"
+    path.write_text(ACTIVATIONS)
+    namespace: dict = {}
+    exec(compile(ACTIVATIONS, str(path), "exec"), namespace)
+    options = Options(targets=[parse_target("onnx:17")])
+    report = Report()
+    check_graph(capture_torch(namespace["Act"](), (torch.ones(2, 3),), options, "Act"), options, report)
+    # EXL501 and EXL505 are source rules: the graph pass could not have used them; EXL302 ran
+    assert [(f.code, f.location.line, f.message) for f in report.findings] == [
+        ("EXL002", 7, "unused suppression: no EXL302 finding on this line")]

@@ -62,8 +62,9 @@ def jit_frames(text: str) -> list[Frame]:
 
 
 def locate(frames: Iterable[Frame], hints: Iterable[str] = ()) -> tuple[Location | None, tuple[Location, ...]]:
-    """(innermost user location, all user locations outermost first). Column: first hint found on the
-    source line (the op's or attribute's name), else the first non-blank character."""
+    """(innermost user location, all user locations outermost first). Column: where the dotted
+    expression holding the first hint found on the source line (the op's or attribute's name)
+    starts, else the first non-blank character."""
     user = [f for f in frames if is_user_file(f.path)]
     stack = tuple(Location(f.path, f.line, _column(f, ())) for f in user)
     if not user:
@@ -76,7 +77,7 @@ def _column(frame: Frame, hints: Iterable[str]) -> int:
     text = linecache.getline(frame.path, frame.line) or frame.code
     for hint in hints:
         match = re.search(rf"\b{re.escape(hint)}\b", text) if hint else None
-        if match:
-            return match.start() + 1
+        if match:  # the start of the dotted expression it ends: `F.avg_pool2d`, `self.gate`
+            return re.search(r"[\w.]*$", text[:match.start()]).start() + 1
     stripped = text.lstrip()
     return len(text) - len(stripped) + 1 if stripped else 1

@@ -27,7 +27,8 @@ def _hints(op: str, module: str | None) -> list[str]:
     """Names that a source line calling `op` (ATen name) or module `module` is likely to contain."""
     name = op.split(".")[1] if op.startswith("aten.") else op.split("::")[-1]
     base = name.rstrip("_")
-    hints = [base, re.sub(r"_(forward|\dd|default)$", "", base), re.sub(r"r?_?\d?d?$", "", base)]
+    no_dims = re.sub(r"_?\d+d$", "", base)  # avg_pool2d -> avg_pool, grid_sampler_2d -> grid_sampler
+    hints = [base, re.sub(r"_(forward|default)$", "", base), no_dims, no_dims.removesuffix("r")]
     if module:
         hints.insert(0, module.rsplit(".", 1)[-1])
     return hints
@@ -70,17 +71,28 @@ def capture_torch(model: Any, inputs: tuple, options: Options, name: str) -> OpG
 
 
 def _check_inputs(model: Any, inputs: tuple, name: str) -> None:
-    """Run the model once, so that a wrong input shape is a usage error, not a capture finding."""
+    """Run the model once, so that a wrong input shape is a usage error, not a capture finding.
+    In training mode on a copy: a forward pass would move batch-norm statistics."""
+    import copy
+
+    error = _failure(copy.deepcopy(model) if model.training else model, inputs)
+    if error is not None:
+        where, _ = locate(_exc_frames(error))
+        at = f" (at {where})" if where else ""
+        raise UsageError(f"{name}: the model fails on the example inputs{at}: "
+                         f"{type(error).__name__}: {_summary(error)}")
+
+
+def _failure(model, inputs: tuple) -> Exception | None:
+    """The exception of one forward pass without gradients, or None when it runs."""
     import torch
 
     try:
         with torch.no_grad():
             model(*inputs)
-    except Exception as exc:  # noqa: BLE001
-        where, _ = locate(_exc_frames(exc))
-        at = f" (at {where})" if where else ""
-        raise UsageError(f"{name}: the model fails on the example inputs{at}: "
-                         f"{type(exc).__name__}: {_summary(exc)}") from None
+    except Exception as exc:  # noqa: BLE001 - the caller reports it
+        return exc
+    return None
 
 
 def _summary(exc: BaseException) -> str:
@@ -105,9 +117,12 @@ def _dynamic_shapes(inputs: tuple, dims: list[DynamicDim]):
 
     spec: list[dict[int, Any] | None] = [None] * len(inputs)
     for d in dims:
-        if d.input >= len(inputs) or d.dim >= inputs[d.input].dim():
-            raise UsageError(f"--dynamic {d.input}:{d.dim}: the model has {len(inputs)} input(s); "
-                             f"input {d.input} has {inputs[min(d.input, len(inputs) - 1)].dim()} dims")
+        if d.input >= len(inputs):
+            raise UsageError(f"--dynamic {d.input}:{d.dim}: input {d.input} does not exist "
+                             f"(the model has {len(inputs)} input(s), numbered from 0)")
+        if d.dim >= inputs[d.input].dim():
+            raise UsageError(f"--dynamic {d.input}:{d.dim}: input {d.input} has {inputs[d.input].dim()} dims, "
+                             f"numbered from 0")
         spec[d.input] = {**(spec[d.input] or {}), d.dim: Dim.AUTO(min=d.min, max=d.max)}
     return tuple(spec)
 
@@ -344,17 +359,6 @@ def _jit(model, inputs, name: str, info: CaptureInfo) -> OpGraph:
 
 # --- a second capture at other input sizes ----------------------------------------------------
 
-def _runs(model, inputs: tuple) -> bool:
-    import torch
-
-    try:
-        with torch.no_grad():
-            model(*inputs)
-    except Exception:  # noqa: BLE001 - the model does not take this size
-        return False
-    return True
-
-
 def grown_inputs(model, inputs: tuple) -> tuple | None:
     """The example inputs with each dim the model accepts at twice its size doubled: the batch dim
     (dim 0 of every floating-point input together) first, then every other dim alone, keeping each
@@ -381,7 +385,7 @@ def grown_inputs(model, inputs: tuple) -> tuple | None:
         trial = {i: list(s) for i, s in shapes.items()}
         for i, d in dims:
             trial[i][d] *= 2
-        if _runs(model, build(trial)):
+        if _failure(model, build(trial)) is None:
             shapes, grown = trial, True
     return build(shapes) if grown else None
 

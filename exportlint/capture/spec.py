@@ -5,18 +5,10 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from exportlint.errors import UsageError
-
-
-@dataclass
-class LoadedModel:
-    name: str  # as the user wrote it, for reports
-    module: Any  # torch.nn.Module (or a TF object for the TF front end)
-    inputs: tuple | None  # example inputs from the factory, if it returned any
 
 
 def parse_spec(spec: str) -> tuple[str, str]:

@@ -4,21 +4,11 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from exportlint.checks.exotic_activations import BY_ATEN, HARDTANH_DEFAULTS, Activation, unusual_hardtanh
 from exportlint.engine.rule import Context, Example, Finding, GraphRule, Severity
 from exportlint.ir import OpGraph, OpNode
 from exportlint.tables import Status, Verdict, support
 from exportlint.targets import Target
-
-# Exotic activation -> the portable form to suggest.
-_ACTIVATIONS = {
-    "aten.hardsigmoid": "torch.clamp(x / 6 + 0.5, 0, 1), or torch.sigmoid(x) if the numbers may change",
-    "aten.hardswish": "x * F.relu6(x + 3) / 6, or F.silu(x) if the numbers may change",
-    "aten.mish": "x * torch.tanh(F.softplus(x)), or F.silu(x) if the numbers may change",
-    "aten.selu": "F.elu(x, alpha=1.6733) * 1.0507",
-    "aten.celu": "F.elu(x, alpha) (the same when alpha is 1)",
-    "aten.hardtanh": "torch.clamp(x, min, max), or F.relu6 / nn.Hardtanh() with bounds (0, 6) or (-1, 1)",
-}
-_COMMON_BOUNDS = {(-1.0, 1.0), (0.0, 6.0), (0.0, 1.0)}  # Hardtanh(), ReLU6, ReLU-0-to-1
 
 
 def _exotic():
@@ -31,8 +21,8 @@ def _exotic():
             self.gate = torch.nn.Hardsigmoid()
 
         def forward(self, x):
-            x = F.celu(x)  # expect: EXL302
-            return F.hardtanh(x, 0.0, 4.0) * self.gate(x)  # expect: EXL302
+            x = F.mish(x)  # expect: EXL302
+            return x * self.gate(x)  # expect: EXL302
 
     return Block(), (torch.randn(1, 8),)
 
@@ -44,7 +34,7 @@ def _common():
     class Block(torch.nn.Module):
         def forward(self, x):
             x = F.elu(x)
-            return F.relu6(x) * torch.clamp(x / 6 + 0.5, 0, 1) * F.hardtanh(x)
+            return F.relu6(x) * torch.clamp(x + 3, 0, 6) / 6 * F.hardtanh(x) * F.hardtanh(x, 0.0, 6.0)
 
     return Block(), (torch.randn(1, 8),)
 
@@ -72,37 +62,43 @@ class ExoticActivation(GraphRule):
 
     ## Use instead
     ```python
-    gate = torch.clamp(x / 6 + 0.5, 0, 1)   # exactly hard-sigmoid, from common ops
+    gate = torch.clamp(x + 3, 0, 6) / 6     # exactly hard-sigmoid, from common ops
     x = torch.clamp(x, 0.0, 4.0)
     ```
 
     ## Fix safety
     No automatic fix in the graph rule (see EXL501 for the source rewrite). The clamp forms keep
     the numbers; sigmoid/SiLU replacements change them and need a check of the trained model.
+
+    ## Known problems
+    The list of activations and their replacements is shared with EXL501
+    (`exportlint/checks/exotic_activations.py`). Softsign is not flagged: PyTorch traces it into
+    abs/add/div.
     """
 
     code = "EXL302"
     slug = "exotic-activation-op"
     summary = "Hard-sigmoid, hard-swish, Mish, SELU, CELU or unusual Hardtanh: unsupported or slow per target."
     severity = Severity.WARNING
-    invalid = (Example(build=_exotic, targets=("coreml:iOS16",)),)
+    invalid = (Example(build=_exotic, targets=("coreml:iOS16", "tflite")),)
     valid = (Example(build=_common, targets=("coreml:iOS16", "onnx:18")),)
 
     def check(self, graph: OpGraph, ctx: Context) -> Iterable[Finding]:
         for op, nodes in graph.by_op.items():
-            base = nodes[0].base_op
-            if base not in _ACTIVATIONS:
+            activation = BY_ATEN.get(nodes[0].base_op)
+            if activation is None:
                 continue
-            nodes = [n for n in nodes if base != "aten.hardtanh" or _unusual_bounds(n)]
+            if activation.function == "hardtanh":
+                nodes = [n for n in nodes if unusual_hardtanh(*_bounds(n))]
             if not nodes:
                 continue
             for target in ctx.targets:
                 verdict = support(op, target, graph.dialect)
-                severity = _severity(verdict, target)
+                severity = _severity(verdict)
                 if severity is None:
                     continue
                 for node in _one_per_line(nodes):  # a block reused N times: one finding per line
-                    yield self.finding(graph, _message(node, target, verdict, severity),
+                    yield self.finding(graph, _message(activation, node, target, verdict),
                                        node=node, target=target, severity=severity)
 
 
@@ -110,34 +106,35 @@ def _one_per_line(nodes: list[OpNode]) -> list[OpNode]:
     return list({(n.location.path, n.location.line) if n.location else n.name: n for n in reversed(nodes)}.values())
 
 
-def _unusual_bounds(node: OpNode) -> bool:
-    bounds = (float(node.args.get("min_val", -1.0)), float(node.args.get("max_val", 1.0)))
-    return bounds not in _COMMON_BOUNDS
+def _bounds(node: OpNode) -> tuple[float, float]:
+    low, high = HARDTANH_DEFAULTS
+    return float(node.args.get("min_val", low)), float(node.args.get("max_val", high))
 
 
-def _severity(verdict: Verdict, target: Target) -> Severity | None:
+def _pieces(verdict: Verdict) -> tuple[str, ...]:
+    """The target ops a probe saw the activation become, without dtype casts."""
+    return tuple(op for op in verdict.produces if op.rsplit("::", 1)[-1].lower() != "cast")
+
+
+def _severity(verdict: Verdict) -> Severity | None:
+    """A warning where the activation converts but as several ops, or is not confirmed to convert;
+    where it does not convert at all, EXL101 reports it (with the version that adds it)."""
     if verdict.blocks:
-        # A GPU delegate does not reject an op: it leaves it to the CPU, between two partitions.
-        return Severity.WARNING if target.version == "gpu" else Severity.ERROR
-    if verdict.status is Status.SUPPORTED and "decompos" not in (verdict.reason + verdict.via):
+        return None
+    if verdict.status is Status.SUPPORTED and len(_pieces(verdict)) <= 1:
         return None
     return Severity.WARNING
 
 
-def _message(node: OpNode, target: Target, verdict: Verdict, severity: Severity) -> str:
-    name = node.base_op.removeprefix("aten.")
+def _message(activation: Activation, node: OpNode, target: Target, verdict: Verdict) -> str:
+    name = activation.function
     if name == "hardtanh":
-        name = f"hardtanh({node.args.get('min_val', -1.0)}, {node.args.get('max_val', 1.0)})"
-    why = f" ({verdict.reason})" if verdict.reason else ""
-    if severity is Severity.ERROR:
-        what = f"{target} cannot convert {name}{why}"
-        if verdict.since:
-            what += f"; it converts from {verdict.since}"
-    elif verdict.blocks:
-        what = f"{name} is not supported by the {target} delegate{why}: it runs on the CPU and splits the model"
-    elif verdict.status is Status.SUPPORTED or "decompos" in verdict.reason:
-        what = f"{name} converts to {target} only as several ops{why}"
-    else:
-        what = (f"{name} is not confirmed to convert to {target} (support table: {verdict.reason or 'no entry'}); "
-                "many converters and accelerators lack it or run it slowly")
-    return f"{what}. Use {_ACTIVATIONS[node.base_op]}"
+        name = "hardtanh({}, {})".format(*_bounds(node))
+    pieces = _pieces(verdict)
+    if verdict.status is Status.SUPPORTED:
+        retrain = (f"; if the model can be retrained, {activation.approximate} is a single op on most targets"
+                   if activation.approximate and activation.function != "hardtanh" else "")
+        return (f"{name} converts to {target} as {len(pieces)} ops ({', '.join(pieces)}) instead of one: "
+                f"slower, and more places where an accelerator may fall back to the CPU{retrain}")
+    return (f"{name} is not confirmed to convert to {target} ({verdict.reason or 'not in its support table'}); "
+            f"many converters and accelerators lack it or run it slowly. Use {activation.advice()}")

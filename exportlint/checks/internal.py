@@ -1,8 +1,9 @@
-"""EXL000: a rule crashed. Made by the engine, never by a check."""
+"""EXL000: a rule crashed. Made by the engine and the source pass, never by a check."""
 
 from __future__ import annotations
 
-from exportlint.engine.rule import Rule, Severity
+from exportlint.engine.rule import Finding, Rule, Severity
+from exportlint.ir import Location
 
 
 class RuleCrashed(Rule):
@@ -29,3 +30,11 @@ class RuleCrashed(Rule):
     slug = "rule-crashed"
     summary = "An exportlint rule crashed; it was skipped and the other rules ran."
     severity = Severity.ERROR
+
+    @classmethod
+    def at(cls, model: str, rule: type[Rule], exc: BaseException, location: Location | None = None
+           ) -> Finding:
+        """The finding for `rule` raising `exc` on `model` (a graph's model, or a source file)."""
+        detail = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        return Finding(code=cls.code, rule=cls.slug, severity=cls.severity, model=model, location=location,
+                       message=f"rule {rule.code} ({rule.slug}) crashed and was skipped: {detail}")

@@ -7,10 +7,11 @@ from typing import Iterable
 
 from exportlint.engine.rule import Context, Example, Finding, GraphRule, Severity
 from exportlint.ir import OpGraph, OpNode
-from exportlint.tables import Verdict, has_variants, support
+from exportlint.tables import BOOKKEEPING_OPS, Verdict, has_variants, support
 from exportlint.targets import Target
 
 DEFAULT_ONNX_EXPORTER = "dynamo"
+GPU_DELEGATE = Target("tflite", "gpu")
 
 
 def _grid_sample():
@@ -68,7 +69,7 @@ class UnsupportedOperator(GraphRule):
     dialects = ("aten", "onnx", "tf")
     invalid = (Example(build=_grid_sample, targets=("onnx:13",)),)
     valid = (Example(build=_grid_sample, targets=("onnx:17",)),
-             Example(build=_plain_conv, targets=("onnx:13", "onnx:18")))
+             Example(build=_plain_conv, targets=("onnx:18", "coreml:iOS16", "tflite", "tensorrt:10")))
 
     def check(self, graph: OpGraph, ctx: Context) -> Iterable[Finding]:
         for target in ctx.targets:
@@ -81,6 +82,11 @@ class UnsupportedOperator(GraphRule):
                     yield from (self._blocked(graph, node, target, verdict) for node in nodes)
 
     def _blocked(self, graph: OpGraph, node: OpNode, target: Target, verdict: Verdict) -> Finding:
+        if target == GPU_DELEGATE:  # the model still converts; the delegate leaves this op to the CPU
+            return self.finding(
+                graph, f"{node.op} stays on the CPU under the TFLite GPU delegate ({verdict.reason}): the "
+                "model is split into GPU and CPU partitions, with a copy at each boundary",
+                node=node, target=target, severity=Severity.WARNING)
         message = f"{node.op} does not convert to {target}"
         if verdict.hop:
             message += f" (fails at {verdict.hop})"
@@ -95,7 +101,7 @@ class UnsupportedOperator(GraphRule):
     def _onnx_exporters(self, graph: OpGraph, target: Target, groups: list[tuple[list[OpNode], Verdict]]):
         """A model exports at opset N when one exporter reaches N for all its ops. Ops no exporter
         handles are errors; ops that only the legacy exporter handles are warnings (the default
-        exporter silently returns a model at opset 18 for them), one per op and argument case."""
+        exporter silently returns a model at opset 18 for them): one warning naming them all."""
         exporters = sorted({e for _, v in groups for e in v.exporters} or {DEFAULT_ONNX_EXPORTER})
         missing = {e: [(nodes, v) for nodes, v in groups if v.exporters and v.exporters.get(e) != "supported"]
                    for e in exporters}
@@ -105,26 +111,32 @@ class UnsupportedOperator(GraphRule):
                 yield from (self._blocked(graph, node, target, verdict) for node in nodes)
         if any(v.blocks for _, v in groups) or DEFAULT_ONNX_EXPORTER in covering:
             return
-        for nodes, verdict in missing[DEFAULT_ONNX_EXPORTER]:
-            more = f" (and {len(nodes) - 1} more like it)" if len(nodes) > 1 else ""
-            if covering:
-                yield self.finding(
-                    graph, f"{nodes[0].op}{more}: torch.onnx.export's default exporter cannot reach "
-                    f"{target} for this op and silently returns an opset-18 model; the {covering[0]} "
-                    f"exporter (dynamo=False) reaches {target}",
-                    node=nodes[0], target=target, severity=Severity.WARNING)
-            else:
-                others = ", ".join(sorted({n[0].op for e in exporters if e != DEFAULT_ONNX_EXPORTER
-                                           for n, _ in missing[e]}))
-                yield self.finding(
-                    graph, f"{nodes[0].op}{more}: the default exporter cannot reach {target} for this op, "
-                    f"and {others} stop the legacy exporter: no single exporter produces {target}",
-                    node=nodes[0], target=target)
+        stuck = missing[DEFAULT_ONNX_EXPORTER]
+        if not stuck:
+            return
+        first = min((nodes[0] for nodes, _ in stuck), key=lambda n: (n.location is None, n.location))
+        ops = ", ".join(f"{n[0].op.split('.')[1]}" + (f" (line {n[0].location.line})" if n[0].location else "")
+                        for n, _ in stuck)
+        if covering:
+            yield self.finding(
+                graph, f"torch.onnx.export's default exporter cannot produce {target} for this model: "
+                f"{ops} {'stops' if len(stuck) == 1 else 'stop'} its down-conversion from opset 18, and it then returns an opset-18 model "
+                f"without an error. Export with dynamo=False (the {covering[0]} exporter reaches {target}), "
+                "or target opset 18", node=first, target=target, severity=Severity.WARNING)
+        else:
+            others = ", ".join(sorted({n[0].op for e in exporters if e != DEFAULT_ONNX_EXPORTER
+                                       for n, _ in missing[e]}))
+            yield self.finding(
+                graph, f"no single torch exporter produces {target} for this model: the default exporter "
+                f"cannot reach it for {ops}, and {others} stop the legacy exporter (dynamo=False)",
+                node=first, target=target)
 
 
 def _groups(graph: OpGraph, target: Target) -> Iterable[tuple[list[OpNode], Verdict]]:
     """(nodes, verdict) per op; per op and argument values where the table's verdict depends on them."""
     for op, nodes in graph.by_op.items():
+        if op in BOOKKEEPING_OPS:
+            continue
         if not has_variants(op, target, graph.dialect):
             yield nodes, support(op, target, graph.dialect)
             continue

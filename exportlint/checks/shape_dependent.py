@@ -7,6 +7,7 @@ from typing import Iterable
 
 from exportlint.engine.rule import Context, Example, Finding, GraphRule, Severity
 from exportlint.ir import OpGraph, OpNode
+from exportlint.tables import BOOKKEEPING_OPS
 
 _POOLS = {"aten.avg_pool1d": "F.adaptive_avg_pool1d(x, 1)", "aten.avg_pool2d": "F.adaptive_avg_pool2d(x, 1)",
           "aten.avg_pool3d": "F.adaptive_avg_pool3d(x, 1)", "aten.max_pool1d": "F.adaptive_max_pool1d(x, 1)",
@@ -110,8 +111,8 @@ class ShapeDependentConstant(GraphRule):
         if structure is not None:
             node, a, b = structure
             yield self.finding(
-                graph, f"the graph changes with the input size: {node.op} runs {a} times for input "
-                f"{here} and {b} times for {there}. A Python loop or branch reads the input's size, "
+                graph, f"the graph changes with the input size: {node.op} occurs {a}x for input "
+                f"{here} and {b}x for {there}. A Python loop or branch reads the input's size, "
                 f"and the exported model keeps the {a} of the captured size. Use tensor ops over the "
                 "whole dim instead of a loop over its size", node=node)
             return
@@ -130,9 +131,14 @@ def _sizes(graph: OpGraph) -> str:
 
 
 def _structure_change(graph: OpGraph, other: OpGraph) -> tuple[OpNode, int, int] | None:
-    a = Counter({op: len(nodes) for op, nodes in graph.by_op.items()})
-    b = Counter({op: len(nodes) for op, nodes in other.by_op.items()})
-    diff = [op for op in a if a[op] != b[op]]
+    """The first op (in source order) that occurs a different number of times in the two captures.
+    Shape bookkeeping (`sym_size`, `_assert_*`) exists only where dims are symbolic: not compared."""
+
+    def counts(g: OpGraph) -> Counter:
+        return Counter({op: len(nodes) for op, nodes in g.by_op.items() if op not in BOOKKEEPING_OPS})
+
+    a, b = counts(graph), counts(other)
+    diff = [op for op in a.keys() | b.keys() if a[op] != b[op] and op in graph.by_op]
     if not diff:
         return None
     node = min((graph.by_op[op][0] for op in diff), key=lambda n: (n.location is None, n.location))

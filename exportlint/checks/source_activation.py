@@ -1,43 +1,51 @@
-"""EXL501: hard-sigmoid and other activations that many targets lack or run slowly."""
+"""EXL501: hard-sigmoid and other activations that converters or accelerators may lack."""
 
 from __future__ import annotations
 
-import libcst as cst
-
+from exportlint.checks.exotic_activations import (
+    ACTIVATIONS,
+    BY_MODULE,
+    HARDTANH_DEFAULTS,
+    USUAL_HARDTANH_BOUNDS,
+    Activation,
+    unusual_hardtanh,
+)
 from exportlint.engine.rule import Applicability, Example, Fix, Severity
-from exportlint.source.rule import SourceRule, argument, number
+from exportlint.source.lazy import cst
+from exportlint.source.rule import SourceRule, argument, needs_parentheses, number, sum_operand
 
-# Functional name (`F.hardsigmoid`) -> module class name (`nn.Hardsigmoid`).
-_CLASSES = {
-    "hardsigmoid": "Hardsigmoid", "hardswish": "Hardswish", "mish": "Mish", "selu": "SELU",
-    "celu": "CELU", "softsign": "Softsign", "hardtanh": "Hardtanh",
-}
-_KINDS = {cls: kind for kind, cls in _CLASSES.items()}
 _MODULE_PREFIXES = ("torch.nn", "torch.nn.modules.activation")
 _FUNCTION_PREFIXES = ("torch.nn.functional", "torch")
 _NAMES = frozenset(
-    [f"{p}.{cls}" for p in _MODULE_PREFIXES for cls in _KINDS]
-    + [f"{p}.{kind}" for p in _FUNCTION_PREFIXES for kind in _CLASSES]
+    [f"{p}.{a.module}" for p in _MODULE_PREFIXES for a in ACTIVATIONS.values()]
+    + [f"{p}.{a.function}" for p in _FUNCTION_PREFIXES for a in ACTIVATIONS.values()]
 )
-_EXACT = {
-    "hardsigmoid": "clamp(x / 6 + 0.5, 0, 1)",
-    "hardswish": "x * relu6(x + 3) / 6",
-}
-_SIGMOID = Fix(Applicability.UNSAFE, "replace hard-sigmoid by sigmoid (changes the numbers)")
+_HARDSIGMOID = ACTIVATIONS["hardsigmoid"]
+_EXACT = Fix(Applicability.SAFE, f"replace F.hardsigmoid(x) by {_HARDSIGMOID.same} (the same numbers)")
+_EXACT_NOT_INPLACE = Fix(
+    Applicability.UNSAFE,
+    f"replace F.hardsigmoid(x, inplace=...) by {_HARDSIGMOID.same} (x is no longer updated in place)",
+)
+_SIGMOID = Fix(
+    Applicability.UNSAFE,
+    "replace nn.Hardsigmoid() by nn.Sigmoid() (changes the numbers: torch has no module for the exact form)",
+)
 
 
 class ExoticActivation(SourceRule):
     """
     ## What it does
-    Flags hard-sigmoid, hard-swish, Mish, SELU, CELU, Softsign, and Hardtanh with bounds other than
-    (-1, 1), in module form (`nn.Hardsigmoid()`) and functional form (`F.hardsigmoid(x)`), whatever
-    the import alias.
+    Flags hard-sigmoid, hard-swish, Mish, SELU, CELU, and Hardtanh with bounds other than (-1, 1),
+    (0, 6) or (0, 1), in module form (`nn.Hardsigmoid()`) and functional form (`F.hardsigmoid(x)`),
+    whatever the import alias. The list is the one EXL302 uses on captured models.
 
     ## Why is this bad?
-    These activations are missing from some converters or execution providers, or split a model
-    into many delegate partitions: hard-swish and hard-sigmoid in Core ML and in ONNX Runtime's Core ML
-    and NNAPI providers (coremltools#1166, onnxruntime#28181); projects swap them by hand per target
-    (ultralytics/yolov5#831). This is a source-level warning: a graph check gives the verdict per target.
+    These activations are not one common op on every deployment path: depending on the target and
+    its version, a converter may lack them, split them into several ops, or an accelerator (a GPU
+    delegate, an execution provider) may run them on the CPU and split the model into partitions
+    (coremltools#1166, onnxruntime#28181); projects swap them by hand per target
+    (ultralytics/yolov5#831). This is a source-level warning: `exportlint check model.py:factory
+    --target ...` (EXL302) gives the verdict per target.
 
     ## Example
     ```python
@@ -46,21 +54,25 @@ class ExoticActivation(SourceRule):
     ```
 
     ## Use instead
-    The exact forms built from common ops: hard-sigmoid is `torch.clamp(x / 6 + 0.5, 0, 1)`,
-    hard-swish is `x * F.relu6(x + 3) / 6`. If the numbers may change, `nn.Sigmoid()` /
-    `torch.sigmoid(x)` is supported everywhere.
+    The same functions from common ops: hard-sigmoid is `torch.clamp(x + 3, 0, 6) / 6`, hard-swish
+    is `x * F.relu6(x + 3) / 6` (both give bit-identical results), Hardtanh is
+    `torch.clamp(x, min_val, max_val)`. If the numbers may change, `torch.sigmoid(x)` and
+    `F.silu(x)` are supported everywhere.
 
     ## Fix safety
-    `nn.Hardsigmoid()` -> `nn.Sigmoid()` and `F.hardsigmoid(x)` -> `torch.sigmoid(x)` are unsafe: they
-    change the numbers (sigmoid is not piecewise linear), so a trained model needs a check or
-    fine-tuning. Applied only with `--unsafe-fixes`. The other activations have no automatic fix.
+    `F.hardsigmoid(x)` -> `torch.clamp(x + 3, 0, 6) / 6` is safe: the same numbers for every input
+    (in a file that does `import torch`; with `inplace=True` it is unsafe, since `x` is no longer
+    updated in place). `nn.Hardsigmoid()` -> `nn.Sigmoid()` is unsafe: torch has no module computing
+    the exact form, and sigmoid changes the numbers, so a trained model needs a check or
+    fine-tuning; it applies only with `--unsafe-fixes`. The other activations have no automatic fix.
     """
 
     code = "EXL501"
     slug = "exotic-activation"
-    summary = "Hard-sigmoid, hard-swish, Mish, SELU, CELU, Softsign or bounded Hardtanh: not on every target."
+    summary = "Hard-sigmoid, hard-swish, Mish, SELU, CELU or unusual Hardtanh: not one common op on every target."
     severity = Severity.WARNING
-    fix = Applicability.UNSAFE
+    fix = Applicability.SAFE
+    needles = tuple(sorted({n.encode() for a in ACTIVATIONS.values() for n in (a.function, a.module)}))
     invalid = (
         Example(
             source="""\
@@ -73,7 +85,7 @@ class Head(nn.Module):
         super().__init__()
         self.gate = nn.Hardsigmoid()  # expect: EXL501
         self.act = torch.nn.Mish()  # expect: EXL501
-        self.clip = nn.Hardtanh(0.0, 6.0)  # expect: EXL501
+        self.clip = nn.Hardtanh(0.0, 4.0)  # expect: EXL501
 
     def forward(self, x):
         return F.hardswish(x) + F.hardsigmoid(x)  # expect: EXL501
@@ -86,7 +98,8 @@ from torch.nn import functional
 from torch.nn import SELU as Selu
 
 act = Selu()  # expect: EXL501
-y = functional.softsign(torch.ones(2))  # expect: EXL501
+y = functional.celu(torch.ones(2))  # expect: EXL501
+z = functional.hardtanh(y, 0.0, 4.0)  # expect: EXL501
 """
         ),
     )
@@ -94,6 +107,7 @@ y = functional.softsign(torch.ones(2))  # expect: EXL501
         Example(
             source="""\
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 class Head(nn.Module):
@@ -102,9 +116,11 @@ class Head(nn.Module):
         self.gate = nn.Sigmoid()
         self.clip = nn.Hardtanh()
         self.clip2 = nn.Hardtanh(-1.0, 1.0)
+        self.relu6 = nn.Hardtanh(0, 6)
 
     def forward(self, x):
-        return torch.clamp(x / 6 + 0.5, 0, 1) * self.gate(x)
+        x = F.hardtanh(x, min_val=0.0, max_val=1.0) + F.softsign(x)
+        return torch.clamp(x + 3, 0, 6) / 6 * self.gate(x)
 """
         ),
     )
@@ -112,46 +128,77 @@ class Head(nn.Module):
     def visit_Call(self, node: cst.Call) -> None:
         for name in self.unit.resolve(node.func, _NAMES):
             last = name.rpartition(".")[2]
-            self._check(node, _KINDS.get(last, last), module=last in _KINDS)
+            module = last in BY_MODULE
+            self._check(node, BY_MODULE[last] if module else ACTIVATIONS[last], module)
             return
 
-    def _check(self, node: cst.Call, kind: str, module: bool) -> None:
-        if kind == "hardtanh" and _default_bounds(node, first=0 if module else 1):
+    def _check(self, node: cst.Call, activation: Activation, module: bool) -> None:
+        if activation.function == "hardtanh" and not _unusual_bounds(node, first=0 if module else 1):
             return
-        shown = f"nn.{_CLASSES[kind]}" if module else f"F.{kind}"
-        message = f"{shown} is not supported or is slow on some targets (Core ML, NNAPI, GPU delegates)"
-        if kind in _EXACT:
-            message += f"; its exact portable form is {_EXACT[kind]}"
-        rewrite = None
-        if kind == "hardsigmoid" and isinstance(node.func, cst.Attribute):
-            if module:
-                rewrite = _to_sigmoid_module
-            elif self.unit.imports_torch and _single_input(node):
-                rewrite = _to_torch_sigmoid
-        self.report(node, message, fix=_SIGMOID if rewrite else None, rewrite=rewrite)
+        shown = f"nn.{activation.module}" if module else f"F.{activation.function}"
+        if activation.function == "hardtanh":
+            shown += " with bounds other than " + ", ".join(map(str, sorted(USUAL_HARDTANH_BOUNDS)))
+        message = (f"{shown} is not one common op on every target (a converter may lack it or split it,"
+                   f" an accelerator may run it on the CPU); use {activation.advice()}")
+        fix = rewrite = None
+        if activation is _HARDSIGMOID and module and isinstance(node.func, cst.Attribute):
+            fix, rewrite = _SIGMOID, _to_sigmoid_module
+            message += "; no nn module computes it exactly, so the fix swaps in nn.Sigmoid() (unsafe)"
+        elif activation is _HARDSIGMOID and not module and self.unit.imports_torch:
+            inplace = _inplace(node)
+            if inplace is not None:
+                fix = _EXACT if inplace is False else _EXACT_NOT_INPLACE
+                rewrite = _exact_hardsigmoid(needs_parentheses(self.unit.parent, node))
+        self.report(node, message, fix=fix, rewrite=rewrite)
 
 
-def _default_bounds(node: cst.Call, first: int) -> bool:
-    for index, keyword, default in ((first, "min_val", -1.0), (first + 1, "max_val", 1.0)):
+def _unusual_bounds(node: cst.Call, first: int) -> bool:
+    """True unless both bounds are literals (or defaults) making a usual pair."""
+    bounds = []
+    for index, keyword, default in zip((first, first + 1), ("min_val", "max_val"), HARDTANH_DEFAULTS):
         arg = argument(node, index, keyword)
-        if arg is not None and number(arg.value) != default:
-            return False
-    return True
+        value = default if arg is None else number(arg.value)
+        if value is None:
+            return True
+        bounds.append(value)
+    return unusual_hardtanh(*bounds)
 
 
-def _single_input(node: cst.Call) -> bool:
-    """`F.hardsigmoid(x)` or `F.hardsigmoid(x, inplace=...)`: one positional tensor argument."""
-    positional = [a for a in node.args if a.keyword is None]
-    return len(positional) == 1 and not positional[0].star
+def _inplace(node: cst.Call) -> bool | None:
+    """For `F.hardsigmoid(x)` / `F.hardsigmoid(x, inplace=False)`: False; with any other `inplace`
+    value: True; None when the call has other arguments (or `*args`)."""
+    if any(a.star for a in node.args) or argument(node, 0, "input") is None:
+        return None
+    flag = argument(node, 1, "inplace")
+    if len(node.args) != 1 + (flag is not None):
+        return None
+    return flag is not None and not (isinstance(flag.value, cst.Name) and flag.value.value == "False")
 
 
 def _to_sigmoid_module(node: cst.Call) -> cst.Call:
     return node.with_changes(func=node.func.with_changes(attr=cst.Name("Sigmoid")), args=())
 
 
-def _to_torch_sigmoid(node: cst.Call) -> cst.Call:
-    first = next(a for a in node.args if a.keyword is None)
-    return node.with_changes(
-        func=cst.Attribute(cst.Name("torch"), cst.Name("sigmoid")),
-        args=(first.with_changes(comma=node.args[-1].comma),),  # keeps a trailing comma's comment
-    )
+def _exact_hardsigmoid(parenthesize: bool):
+    """`F.hardsigmoid(x)` -> `torch.clamp(x + 3, 0, 6) / 6`, in parentheses where an operator needs them."""
+
+    def rewrite(node: cst.Call) -> cst.BaseExpression:
+        x = argument(node, 0, "input")
+        last_comma = node.args[-1].comma  # keeps a trailing comma's comment
+        space = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+        clamp = cst.Call(
+            cst.Attribute(cst.Name("torch"), cst.Name("clamp")),
+            args=(
+                x.with_changes(keyword=None, equal=cst.MaybeSentinel.DEFAULT, comma=space,
+                               value=cst.BinaryOperation(sum_operand(x.value), cst.Add(), cst.Integer("3"))),
+                cst.Arg(cst.Integer("0"), comma=space),
+                cst.Arg(cst.Integer("6"), comma=last_comma),
+            ),
+            whitespace_before_args=node.whitespace_before_args,
+        )
+        lpar, rpar = node.lpar, node.rpar
+        if parenthesize and not lpar:
+            lpar, rpar = (cst.LeftParen(),), (cst.RightParen(),)
+        return cst.BinaryOperation(clamp, cst.Divide(), cst.Integer("6"), lpar=lpar, rpar=rpar)
+
+    return rewrite

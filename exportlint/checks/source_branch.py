@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import libcst as cst
-
 from exportlint.engine.rule import Example, Severity
+from exportlint.source.lazy import cst
 from exportlint.source.rule import SourceRule, descendants, method_call
 
 # Methods and torch functions whose result is a tensor value (not a shape).
@@ -48,6 +47,8 @@ class BranchOnTensorValue(SourceRule):
     slug = "branch-on-tensor-value"
     summary = "Python if/while on a tensor's values in forward: one branch is frozen or export fails."
     severity = Severity.ERROR
+    forward_only = True
+    needles = (b"if", b"while", b"assert")
     invalid = (
         Example(
             source="""\

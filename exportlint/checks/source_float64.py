@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import libcst as cst
-
 from exportlint.engine.rule import Example, Severity
+from exportlint.source.lazy import cst
 from exportlint.source.rule import SourceRule, method_call
 
 _FLOAT64 = frozenset({"torch.float64", "torch.double", "torch.DoubleTensor", "torch.cuda.DoubleTensor"})
@@ -42,6 +41,7 @@ class Float64Dtype(SourceRule):
     slug = "float64-dtype"
     summary = "float64 tensors (torch.float64, torch.double, .double()): narrowed or unsupported."
     severity = Severity.WARNING
+    needles = (b"float64", b"double", b"Double")
     invalid = (
         Example(
             source="""\

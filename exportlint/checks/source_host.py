@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import libcst as cst
-
 from exportlint.engine.rule import Example, Severity
+from exportlint.source.lazy import cst
 from exportlint.source.rule import SourceRule, method_call
 
 _TO_PYTHON = ("item", "tolist", "numpy")
@@ -42,6 +41,8 @@ class TensorToPythonInForward(SourceRule):
     slug = "tensor-to-python-in-forward"
     summary = ".item()/.tolist()/.numpy() in forward: values leave the graph."
     severity = Severity.ERROR
+    forward_only = True
+    needles = tuple(f".{name}(".encode() for name in _TO_PYTHON)
     invalid = (
         Example(
             source="""\

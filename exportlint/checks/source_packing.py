@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import libcst as cst
-
 from exportlint.engine.rule import Applicability, Example, Fix, Severity
+from exportlint.source.lazy import cst
 from exportlint.source.rule import SourceRule
 
 _PACKING = frozenset(
@@ -58,6 +57,8 @@ class PackedSequenceInForward(SourceRule):
     summary = "pack_padded_sequence/pad_packed_sequence in forward without a training-only guard."
     severity = Severity.ERROR
     fix = Applicability.DISPLAY
+    forward_only = True
+    needles = tuple(sorted(name.rpartition(".")[2].encode() for name in _PACKING))
     invalid = (
         Example(
             source="""\

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import libcst as cst
-
 from exportlint.engine.rule import Applicability, Example, Fix, Severity
+from exportlint.source.lazy import cst
 from exportlint.source.rule import SourceRule, argument, mentions_shape, method_call, number, shape_of
 
 _POOLS = {f"{kind}_pool{n}d" for kind in ("avg", "max", "lp") for n in (1, 2, 3)}
@@ -58,6 +57,7 @@ class FrozenShapeArithmetic(SourceRule):
     summary = "A size read from x.size()/x.shape feeds view/reshape/pooling/interpolate/int()."
     severity = Severity.WARNING
     fix = Applicability.SAFE
+    needles = (b".size(", b".shape")  # every pattern reads a size
     invalid = (
         Example(
             source="""\

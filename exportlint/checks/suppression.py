@@ -11,7 +11,9 @@ class UnusedSuppression(Rule):
     ## What it does
     Reports an `# exportlint: ignore[...]` comment that suppressed no finding in this run: no finding
     of the named codes on that line, a code that no rule has, or a bare `# exportlint: ignore` on a
-    line without findings. Codes of rules that the run did not select are not reported. For a
+    line without findings. Codes of rules that did not run are not reported: rules the run did not
+    select, and rules of the other pass (source rules EXL5xx during a model check, graph rules
+    during the source-only pass). For a
     captured model only the lines the model runs through count, since one file may hold several
     models.
 

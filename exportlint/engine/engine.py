@@ -8,29 +8,26 @@ from exportlint.engine.rule import Context, Finding, GraphRule, Rule
 from exportlint.ir import OpGraph
 
 
-def _crash_finding(graph: OpGraph, rule: type[Rule], exc: BaseException) -> Finding:
-    from exportlint.checks.internal import RuleCrashed
-
-    detail = f"{type(exc).__name__}: {exc}".splitlines()[0]
-    return RuleCrashed().finding(
-        graph, f"rule {rule.code} ({rule.slug}) crashed and was skipped: {detail}"
-    )
+def graph_rules(rules: Iterable[type[Rule]], dialect: str) -> list[type[GraphRule]]:
+    """Those of `rules` that check graphs of `dialect`: the rules a model check runs."""
+    return [r for r in rules if issubclass(r, GraphRule) and dialect in r.dialects]
 
 
 def run_rules(graph: OpGraph, rules: Sequence[type[Rule]], ctx: Context) -> list[Finding]:
+    from exportlint.checks.internal import RuleCrashed
+
     findings: list[Finding] = []
-    for rule in rules:
-        if not issubclass(rule, GraphRule) or graph.dialect not in rule.dialects:
-            continue
+    for rule in graph_rules(rules, graph.dialect):
         try:
             found: Iterable[Finding] = list(rule().check(graph, ctx))
         except Exception as exc:  # noqa: BLE001 - isolation is the point
-            found = [_crash_finding(graph, rule, exc)]
+            found = [RuleCrashed.at(graph.model, rule, exc)]
         findings.extend(found)
-    return sorted(findings, key=_order)
+    return sorted(findings, key=finding_order)
 
 
-def _order(f: Finding):
+def finding_order(f: Finding):
+    """Sort key of findings: model, file, line, column, code, target."""
     loc = f.location
     return (f.model, loc.path if loc else "", loc.line if loc else 0, loc.column if loc else 0,
             f.code, f.target or "")

@@ -5,8 +5,12 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from functools import cache
+from typing import TYPE_CHECKING
 
 from exportlint.engine.rule import Rule
+
+if TYPE_CHECKING:
+    from exportlint.config import Options
 
 
 def _walk(cls: type[Rule]):
@@ -33,10 +37,6 @@ def all_rules() -> dict[str, type[Rule]]:
     return dict(sorted(rules.items()))
 
 
-def select(codes: dict[str, type[Rule]], select: list[str], ignore: list[str]) -> list[type[Rule]]:
-    """Rules whose code starts with a selected prefix (`ALL` = every rule) and no ignored prefix."""
-
-    def matches(code: str, prefixes: list[str]) -> bool:
-        return any(p == "ALL" or code.startswith(p) for p in prefixes)
-
-    return [r for c, r in codes.items() if matches(c, select or ["ALL"]) and not matches(c, ignore)]
+def select(rules: dict[str, type[Rule]], options: Options) -> list[type[Rule]]:
+    """Those of `rules` (by code) that the options' select/ignore enable (`Options.enabled`)."""
+    return [rule for code, rule in rules.items() if options.enabled(code)]

@@ -48,6 +48,12 @@ class Report:
     def blocking(self) -> bool:
         return any(f.severity is Severity.ERROR for f in self.findings)
 
+    @property
+    def failed(self) -> bool:
+        """Exit 1: a blocked target, or any finding of the source-only pass (the pre-commit convention)."""
+        sources = {m.model for m in self.models if m.capture is None}
+        return self.blocking or any(f.model in sources for f in self.findings)
+
 
 def display_path(path: str) -> str:
     """Relative to the working directory when the file is under it (what editors and CI expect)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from functools import cache
 from pathlib import Path
 
@@ -32,13 +33,14 @@ def rule_descriptor(rule: type[Rule]) -> dict:
     from exportlint.docs import rule_markdown
 
     doc = rule.doc()
-    help_text = rule_markdown(rule)
+    plain = "\n\n".join([rule.summary, *(doc[s] for s in ("What it does", "Use instead") if s in doc),
+                         f"exportlint explain {rule.code}"])
     return {
         "id": rule.code,
         "name": rule.slug,
         "shortDescription": {"text": rule.summary},
         "fullDescription": {"text": doc.get("What it does", rule.summary)},
-        "help": {"text": help_text, "markdown": help_text},
+        "help": {"text": plain, "markdown": rule_markdown(rule)},
         "defaultConfiguration": {"level": _LEVELS[rule.severity]},
         "properties": {"tags": ["exportlint", rule.code[:4] + "xx"]},
     }
@@ -72,7 +74,7 @@ def _artifact(path: str, root: Path) -> dict:
         return {"uri": p.as_uri()}
 
 
-def _result(f: Finding, index: int, root: Path) -> dict:
+def _result(f: Finding, index: int, root: Path, seen: Counter) -> dict:
     result: dict = {
         "ruleId": f.code,
         "ruleIndex": index,
@@ -92,7 +94,9 @@ def _result(f: Finding, index: int, root: Path) -> dict:
     if f.module:
         result.setdefault("locations", [{}])[0]["logicalLocations"] = [
             {"fullyQualifiedName": f.module, "kind": "module"}]
-    result["partialFingerprints"] = {FINGERPRINT: fingerprint(f, uri)}
+    key = fingerprint(f, uri)
+    seen[key] += 1  # identical lines (three `nn.Hardswish()`) stay distinct, in file order
+    result["partialFingerprints"] = {FINGERPRINT: key if seen[key] == 1 else f"{key}:{seen[key]}"}
     return result
 
 
@@ -102,6 +106,7 @@ def render(report: Report, color: bool = False) -> str:
     registry = all_rules()
     root = source_root()
     codes = sorted({f.code for f in report.findings} | set(registry))
+    seen: Counter = Counter()
     index = {code: i for i, code in enumerate(codes)}
     rules = [rule_descriptor(registry[c]) if c in registry else {"id": c, "shortDescription": {"text": c}}
              for c in codes]
@@ -112,7 +117,7 @@ def render(report: Report, color: bool = False) -> str:
         }},
         "originalUriBaseIds": {BASE_ID: {"uri": root.as_uri() + "/"}},
         "columnKind": "unicodeCodePoints",
-        "results": [_result(f, index[f.code], root) for f in report.findings],
+        "results": [_result(f, index[f.code], root, seen) for f in report.findings],
         "properties": {"models": [
             {"model": m.model, "targets": [{"target": t.target, "exportable": t.exportable} for t in m.targets]}
             for m in report.models]},

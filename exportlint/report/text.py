@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from exportlint.engine.rule import Finding, Severity
+from exportlint.engine.rule import Applicability, Finding, Severity
 from exportlint.report import Report, display_path
 
 _COLORS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
@@ -14,11 +14,16 @@ def _paint(text: str, code: str, color: bool) -> str:
     return f"\033[{code}m{text}\033[0m" if color else text
 
 
+def _fixable_by_default(f: Finding) -> bool:
+    """`[*]`: `exportlint fix` applies the finding's fix without --unsafe-fixes (ruff's convention)."""
+    return f.fix is not None and f.fix.applicability is Applicability.SAFE
+
+
 def finding_line(f: Finding, color: bool = False) -> str:
     where = (f"{display_path(f.location.path)}:{f.location.line}:{f.location.column}"
              if f.location else f"{f.model}" + (f" ({f.node})" if f.node else ""))
     target = f" [{f.target}]" if f.target else ""
-    fixable = " [*]" if f.fixable else ""
+    fixable = " [*]" if _fixable_by_default(f) else ""
     return f"{where}: {_paint(f.code, _COLORS[f.severity], color)}{fixable}{target} {f.message}"
 
 
@@ -55,8 +60,18 @@ def summary(report: Report, color: bool = False) -> list[str]:
         out.append("no findings")
         return out
     counts = Counter(f.severity for f in report.findings)
-    fixable = sum(f.fixable for f in report.findings)
     totals = ", ".join(f"{counts[s]} {s.value}{'s' * (counts[s] != 1)}" for s in Severity if counts[s])
     out.append(f"{len(report.findings)} finding{'s' * (len(report.findings) != 1)} ({totals})"
-               + (f"; {fixable} fixable, marked [*]" if fixable else ""))
+               + _fixes(report.findings))
     return out
+
+
+def _fixes(findings: list[Finding]) -> str:
+    """`; 2 fixable with `exportlint fix` (marked [*]), 1 more with --unsafe-fixes`, or ""."""
+    safe = sum(map(_fixable_by_default, findings))
+    unsafe = sum(f.fix is not None and f.fix.applicability is Applicability.UNSAFE for f in findings)
+    parts = [f"{safe} fixable with `exportlint fix` (marked [*])"] if safe else []
+    if unsafe:
+        parts.append(f"{unsafe} more with --unsafe-fixes" if safe else
+                     f"{unsafe} fixable with `exportlint fix --unsafe-fixes`")
+    return "; " + ", ".join(parts) if parts else ""

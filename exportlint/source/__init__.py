@@ -1,7 +1,8 @@
 """The source-only pass: LibCST rules over `.py` files, with no model execution and no torch import.
 
 `check_files(paths, options)` returns findings; `fix_files(paths, unsafe, diff)` applies the fixes
-they carry. Both import only LibCST, the standard library and exportlint's light modules.
+they carry. LibCST itself is imported only once a file contains what some selected rule looks for
+(see `SourceRule.needles`).
 """
 
 from exportlint.source.fix import AppliedFix, FileFix, FixReport, fix_files

@@ -14,10 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import libcst as cst
-
 from exportlint.engine.rule import Applicability, Finding
-from exportlint.source.rule import Rewrite
 from exportlint.source.walker import check_file, check_source, python_files, source_rules
 
 if TYPE_CHECKING:
@@ -79,12 +76,14 @@ def fix_files(
     files = []
     for path in python_files(paths):
         checked = check_file(path, rules)
-        if checked.unit is None:  # skipped (no torch), or a parse error: the only finding then
+        if checked.unit is None:  # skipped (nothing to match), or a parse error: the only finding
             refused = [f"{f.location}: {f.message}; file left unchanged" for f in checked.findings]
             files.append(FileFix(path, remaining=checked.findings, refused=next(iter(refused), None)))
             continue
+        from exportlint.source.visit import apply_rewrites
+
         edits = [e for e in checked.unit.edits if e.finding.fix.applicability in allowed]
-        fixed = checked.unit.module.visit(_Apply({id(e.node): e.rewrite for e in edits}))
+        fixed = apply_rewrites(checked.unit.module, {id(e.node): e.rewrite for e in edits})
         result = FileFix(path, remaining=checked.findings)
         before, after = checked.unit.module.code, fixed.code
         if after != before:
@@ -102,18 +101,6 @@ def fix_files(
                 _write_atomically(path, fixed.bytes)
         files.append(result)
     return FixReport(files, written=not diff)
-
-
-class _Apply(cst.CSTTransformer):
-    """Replaces each edited node (by identity in the checked tree) by its rewrite."""
-
-    def __init__(self, rewrites: dict[int, Rewrite]):
-        super().__init__()
-        self.rewrites = rewrites
-
-    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode) -> cst.CSTNode:
-        rewrite = self.rewrites.get(id(original_node))
-        return rewrite(updated_node) if rewrite else updated_node
 
 
 def _applied(finding: Finding) -> AppliedFix:

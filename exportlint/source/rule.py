@@ -4,21 +4,26 @@ A `SourceRule` defines LibCST-style hooks (`visit_Call`, `leave_If`, `visit_If_b
 walker batches into one traversal per file. A hook reports with `self.report(node, ...)`; a fixable
 finding also passes `rewrite`, a function from the (already rewritten) node to its replacement, so that
 the detection and the fix share one pattern.
+
+This module and the rule modules import without LibCST (`cst` is imported at its first use, in a
+hook): the registry, `exportlint rules|explain` and a run over files that no rule's `needles` match
+never pay for it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache, cached_property
-from typing import Callable, ClassVar, Iterator, Mapping
-
-import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider, QualifiedNameProvider
+from functools import cached_property
+from typing import TYPE_CHECKING, Callable, ClassVar, Iterator, Mapping
 
 from exportlint.engine.rule import Finding, Fix, Rule, Severity
 from exportlint.ir import Location
+from exportlint.source.lazy import cst, cst_metadata
 
-Rewrite = Callable[[cst.CSTNode], cst.CSTNode]
+if TYPE_CHECKING:
+    from libcst.metadata import CodeRange, MetadataWrapper
+
+Rewrite = Callable[["cst.CSTNode"], "cst.CSTNode"]
 
 # Calls whose truth says "this branch is traced by an exporter" (the other branch is not).
 _EXPORTING = frozenset(
@@ -43,10 +48,10 @@ class SourceUnit:
         self.path = path
         self.module = wrapper.module
         self._wrapper = wrapper
+        self.ancestors: list[cst.CSTNode] = []  # of the node a hook sees, innermost last
         self.functions: list[str] = []  # names of the enclosing defs, outermost first
         self.excluded = 0  # depth of branches an exporter does not trace (`if self.training:`)
-        self.imported: set[str] = set()  # names bound by the imports seen so far
-        self.renamed: set[str] = set()  # those bound with `as`
+        self.imports: dict[str, set[str]] = {}  # name bound by the imports seen so far -> what it names
         self.findings: list[Finding] = []
         self.edits: list[Edit] = []
         self.imports_torch = any(
@@ -59,41 +64,50 @@ class SourceUnit:
             for stmt in self.module.body
         )
 
-    # Metadata is resolved on first use: most files have no candidate node, and each provider costs
-    # a traversal (scope analysis for qualified names, code generation for positions).
-    @cached_property
-    def _names(self) -> Mapping[cst.CSTNode, object]:
-        return self._wrapper.resolve(QualifiedNameProvider)
-
+    # Positions are resolved on first use (a code-generation pass): most files have no finding.
     @cached_property
     def _positions(self) -> Mapping[cst.CSTNode, CodeRange]:
-        return self._wrapper.resolve(PositionProvider)
+        return self._wrapper.resolve(cst_metadata.PositionProvider)
 
-    def qualified_names(self, node: cst.CSTNode) -> set[str]:
-        """Import-resolved names (`F.hardsigmoid` -> `torch.nn.functional.hardsigmoid`).
-
-        Costs a scope analysis of the file on first use: call it after a cheap syntactic filter.
-        """
-        value = self._names.get(node, ())
-        return {q.name for q in (value() if callable(value) else value)}
+    def bind(self, node: cst.Import | cst.ImportFrom) -> None:
+        """Record the names an import binds: `import torch.nn as nn` binds `nn` to `torch.nn`,
+        `import torch.nn` binds `torch`, `from torch.nn import functional as F` binds `F` to
+        `torch.nn.functional`. Relative and star imports bind nothing that resolves to torch."""
+        if isinstance(node, cst.Import):
+            for alias in node.names:
+                name = dotted(alias.name)
+                if alias.asname is not None:
+                    self.imports.setdefault(dotted(alias.asname.name), set()).add(name)
+                else:
+                    root = name.partition(".")[0]
+                    self.imports.setdefault(root, set()).add(root)
+        elif not node.relative and node.module is not None and not isinstance(node.names, cst.ImportStar):
+            module = dotted(node.module)
+            for alias in node.names:
+                bound = alias.asname.name if alias.asname is not None else alias.name
+                self.imports.setdefault(dotted(bound), set()).add(f"{module}.{dotted(alias.name)}")
 
     def resolve(self, node: cst.CSTNode, candidates: frozenset[str]) -> set[str]:
-        """Those of `candidates` that `node` names. Skips the scope analysis unless `node` is an
-        imported name or an attribute chain from one, whose last name matches a candidate's or was
-        renamed by `import ... as`."""
-        root = node
-        while isinstance(root, cst.Attribute):
-            root = root.value
-        if not isinstance(root, cst.Name) or root.value not in self.imported:
+        """Those of `candidates` that `node`, a name or attribute chain, names through the imports
+        seen so far: `F.hardsigmoid` is `torch.nn.functional.hardsigmoid` after
+        `import torch.nn.functional as F`. A syntactic resolution (no scope analysis, which would
+        cost more than the rest of the pass): a local that shadows an imported name is not seen."""
+        name = dotted(node)
+        if name is None:
             return set()
-        last = node.attr.value if isinstance(node, cst.Attribute) else root.value
-        if last not in _tails(candidates) and not (root is node and last in self.renamed):
+        root, _, rest = name.partition(".")
+        targets = self.imports.get(root)
+        if not targets:
             return set()
-        return self.qualified_names(node) & candidates
+        return {f"{t}.{rest}" if rest else t for t in targets} & candidates
 
     def location(self, node: cst.CSTNode) -> Location:
         start = self._positions[node].start
         return Location(self.path, start.line, start.column + 1)
+
+    @property
+    def parent(self) -> cst.CSTNode | None:
+        return self.ancestors[-1] if self.ancestors else None
 
     @property
     def in_forward(self) -> bool:
@@ -124,9 +138,21 @@ class SourceUnit:
 
 
 class SourceRule(Rule):
-    """A rule over source text: LibCST hooks, run by `exportlint.source.check_files`."""
+    """A rule over source text: LibCST hooks, run by `exportlint.source.check_files`.
+
+    `needles` are byte strings the pattern cannot match without (any one of them): a file is parsed
+    only when one of them occurs for some selected rule (and `b"forward"` too for `forward_only`
+    rules). They must not miss: the generic test runs every rule's flagged examples through them.
+    """
 
     source_only: ClassVar[bool] = True
+    needles: ClassVar[tuple[bytes, ...]] = ()
+    forward_only: ClassVar[bool] = False  # flags code in `forward` only
+
+    @classmethod
+    def wants(cls, data: bytes) -> bool:
+        """Whether `data` (a file's bytes) may hold this rule's pattern: cheap, before parsing."""
+        return (not cls.forward_only or b"forward" in data) and any(n in data for n in cls.needles)
 
     def __init__(self, unit: SourceUnit):
         self.unit = unit
@@ -170,11 +196,6 @@ def dotted(node: cst.CSTNode) -> str | None:
     return None
 
 
-@cache
-def _tails(names: frozenset[str]) -> frozenset[str]:
-    return frozenset(n.rpartition(".")[2] for n in names)
-
-
 def method_call(node: cst.CSTNode, *names: str) -> bool:
     """`<expr>.name(...)` for one of `names`."""
     return (
@@ -207,6 +228,31 @@ def descendants(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
 
 def _comments(node: cst.CSTNode) -> list[str]:
     return sorted(n.value for n in descendants(node) if isinstance(n, cst.Comment))
+
+
+def needs_parentheses(parent: cst.CSTNode | None, node: cst.CSTNode) -> bool:
+    """Whether `node`, replaced by a division `a / b`, needs parentheses to keep its meaning in `parent`."""
+    if isinstance(parent, cst.BinaryOperation):  # `a / b * y` is `(a / b) * y`; `y * a / b` is not
+        return parent.left is not node or isinstance(parent.operator, cst.Power)
+    return (
+        isinstance(parent, (cst.UnaryOperation, cst.Await))
+        or isinstance(parent, (cst.Attribute, cst.Subscript)) and parent.value is node
+        or isinstance(parent, cst.Call) and parent.func is node
+    )
+
+
+def sum_operand(node: cst.BaseExpression) -> cst.BaseExpression:
+    """`node` as the left operand of `+`: in parentheses unless it binds at least as tightly."""
+    tight = node.lpar or isinstance(
+        node, (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float, cst.Await)
+    ) or (
+        isinstance(node, cst.UnaryOperation) and not isinstance(node.operator, cst.Not)
+    ) or (
+        isinstance(node, cst.BinaryOperation) and isinstance(node.operator, (
+            cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.FloorDivide, cst.Modulo,
+            cst.MatrixMultiply, cst.Power))
+    )
+    return node if tight else node.with_changes(lpar=(cst.LeftParen(),), rpar=(cst.RightParen(),))
 
 
 def argument(call: cst.Call, index: int, keyword: str) -> cst.Arg | None:

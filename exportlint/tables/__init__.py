@@ -28,6 +28,14 @@ from typing import Any
 
 from exportlint.targets import Target, parse_target
 
+# Ops torch.export adds for shape bookkeeping (data-dependent sizes): never the subject of a probe,
+# nor of a support verdict: the exporters handle them with the dims they track.
+BOOKKEEPING_OPS = frozenset({
+    "aten._assert_scalar.default", "aten.sym_size.int", "aten.sym_constrain_range_for_size.default",
+    "aten._assert_tensor_metadata.default", "aten.sym_numel.default", "aten.sym_stride.int",
+    "aten.sym_storage_offset.default", "aten._local_scalar_dense.default",
+})
+
 
 class Status(str, Enum):
     SUPPORTED = "supported"  # a one-op model really converted (probe) or documented (docs)
@@ -47,6 +55,7 @@ class Verdict:
     since: str | None = None  # first later version of the family where the op is supported
     conditions: str = ""  # argument-dependent support, in words
     exporters: dict[str, str] = field(default_factory=dict)  # onnx: status per exporter (dynamo, ...)
+    produces: tuple[str, ...] = ()  # the target's ops a probe saw it become (ONNX, MIL or TFLite ops)
 
     @property
     def blocks(self) -> bool:
@@ -120,6 +129,7 @@ def _verdict(entry: dict[str, Any] | None) -> Verdict:
         hop=entry.get("hop", ""),
         conditions=entry.get("conditions", ""),
         exporters=entry.get("exporters", {}),
+        produces=tuple(entry.get("onnx_ops") or entry.get("mil_ops") or entry.get("tflite_ops") or ()),
     )
 
 

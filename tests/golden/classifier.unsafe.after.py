@@ -18,7 +18,7 @@ class Classifier(nn.Module):
         # global pooling, written the old way
         x = F.adaptive_avg_pool2d(x, 1)
         x = torch.flatten(x, 1)  # flatten for the head
-        y = torch.sigmoid(
-            self.head(x),  # keep this comment
-        )
+        y = torch.clamp(
+            self.head(x) + 3, 0, 6,  # keep this comment
+        ) / 6
         return F.max_pool1d(y[:, None], y.shape[1:]), torch.flatten(y, 1)

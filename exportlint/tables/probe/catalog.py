@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, Callable
 
+from exportlint.tables import BOOKKEEPING_OPS
+
 if TYPE_CHECKING:
     import torch
 
@@ -39,12 +41,6 @@ class OneOp:
     match: dict[str, Any] | None = None
 
 
-# Ops torch.export adds for shape bookkeeping (data-dependent sizes): never the subject of a probe.
-BOOKKEEPING_OPS = frozenset({
-    "aten._assert_scalar.default", "aten.sym_size.int", "aten.sym_constrain_range_for_size.default",
-    "aten._assert_tensor_metadata.default", "aten.sym_numel.default", "aten.sym_stride.int",
-    "aten.sym_storage_offset.default", "aten._local_scalar_dense.default",
-})
 
 
 def exported_ops(module: "torch.nn.Module", inputs: Inputs) -> tuple[Any, list[str]]:
