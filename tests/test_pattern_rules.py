@@ -77,12 +77,18 @@ def test_packed_sequence_stops_the_onnx_exporter():
     assert _onnx(model, inputs).graph.node
 
 
-def test_exotic_activation_that_the_table_blocks_fails_in_coremltools():
-    """EXL302 rates celu an error for Core ML (table: unsupported); coremltools agrees."""
-    from exportlint.tables import support
+def test_activation_that_the_table_blocks_is_one_error_and_fails_in_coremltools():
+    """celu has no Core ML translation: EXL101 reports it (EXL302 does not repeat it), and
+    coremltools agrees; the common activations of EXL302's passing example convert."""
+    import torch
 
-    assert support("aten.celu.default", "coreml:iOS16").blocks
-    model, inputs = activations._exotic()
+    from conftest import check
+    from exportlint.capture.pytorch import capture_torch
+    from exportlint.config import Options
+
+    model, inputs = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.CELU()).eval(), (torch.randn(1, 8),)
+    findings = check(capture_torch(model, inputs, Options(), "celu"), ["coreml:iOS16"])
+    assert [(f.code, f.op) for f in findings if f.severity.value == "error"] == [("EXL101", "aten.celu.default")]
     with pytest.raises(NotImplementedError, match="celu"):
         _coreml(model, inputs)
     model, inputs = activations._common()

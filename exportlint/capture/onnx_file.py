@@ -108,7 +108,7 @@ def capture_onnx(path: Path, options: Options | None = None) -> OpGraph:
                               outputs=(meta,)))
         producer[value.name] = (f"input:{value.name}", 0)
 
-    names = _unique_node_names(model.graph)
+    names = node_names(model.graph)
     for node, name in zip(model.graph.node, names):
         location, stack, module, module_type = _torch_metadata(node)
         graph.add_node(OpNode(
@@ -139,7 +139,7 @@ def capture_onnx(path: Path, options: Options | None = None) -> OpGraph:
     return graph
 
 
-def _unique_node_names(graph: onnx.GraphProto) -> list[str]:
+def node_names(graph: onnx.GraphProto) -> list[str]:
     """Node names, made unique and non-empty (`Resize_3` for an unnamed 4th node)."""
     seen: set[str] = set()
     names = []
@@ -165,14 +165,14 @@ def _tensor_metas(graph: onnx.GraphProto) -> dict[str, TensorMeta]:
         if tensor_type.HasField("shape"):
             shape = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or "?")
                           for d in tensor_type.shape.dim)
-        metas[value.name] = TensorMeta(dtype=_dtype_name(dtype), shape=shape)
+        metas[value.name] = TensorMeta(dtype=dtype_name(dtype), shape=shape)
     for init in graph.initializer:
         dtype = helper.tensor_dtype_to_np_dtype(init.data_type).name
-        metas[init.name] = TensorMeta(dtype=_dtype_name(dtype), shape=tuple(init.dims))
+        metas[init.name] = TensorMeta(dtype=dtype_name(dtype), shape=tuple(init.dims))
     return metas
 
 
-def _dtype_name(numpy_name: str | None) -> str | None:
+def dtype_name(numpy_name: str | None) -> str | None:
     # onnx maps bfloat16 / float8 types to numpy's custom dtypes named e.g. "bfloat16" already
     return {"bool_": "bool", "object": "string"}.get(numpy_name, numpy_name) if numpy_name else None
 

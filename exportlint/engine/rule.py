@@ -57,7 +57,8 @@ class Example:
     """A failing or passing example run by the generic rule test.
 
     Graph rules: `build` returns `(module, example_inputs)`; lines that must carry a finding are marked
-    with a trailing `# expect: CODE` comment. Source rules: `source` is code text, marked the same way.
+    with a trailing `# expect: CODE` comment. ONNX-dialect rules: `build` returns an `onnx.ModelProto`
+    whose flagged nodes are named `expect_...`. Source rules: `source` is code text, marked like torch.
     """
 
     build: Callable[[], tuple[Any, tuple]] | None = None
