@@ -111,7 +111,8 @@ class UnsupportedOperator(GraphRule):
                 yield from (self._blocked(graph, node, target, verdict) for node in nodes)
         if any(v.blocks for _, v in groups) or DEFAULT_ONNX_EXPORTER in covering:
             return
-        stuck = missing[DEFAULT_ONNX_EXPORTER]
+        stuck = sorted(missing[DEFAULT_ONNX_EXPORTER],
+                       key=lambda group: (group[0][0].location is None, group[0][0].location))
         if not stuck:
             return
         first = min((nodes[0] for nodes, _ in stuck), key=lambda n: (n.location is None, n.location))
