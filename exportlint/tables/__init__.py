@@ -33,7 +33,7 @@ from exportlint.targets import Target, parse_target
 BOOKKEEPING_OPS = frozenset({
     "aten._assert_scalar.default", "aten.sym_size.int", "aten.sym_constrain_range_for_size.default",
     "aten._assert_tensor_metadata.default", "aten.sym_numel.default", "aten.sym_stride.int",
-    "aten.sym_storage_offset.default", "aten._local_scalar_dense.default",
+    "aten.sym_storage_offset.default", "aten.sym_is_contiguous.default", "aten._local_scalar_dense.default",
 })
 
 

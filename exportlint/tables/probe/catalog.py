@@ -11,6 +11,9 @@ Probes come from two sources:
 - generated builders for core ATen ops, derived from the op schema (random float inputs, defaults for
   optional arguments). An op whose schema cannot be filled, or whose eager call fails, has no probe.
 
+Every core ATen op an inference graph can contain is in some probe's exported graph; `EXCLUDED`
+lists, with the reason, the core ops (and ops of the examples' and tests' models) that have none.
+
 Import is cheap; torch is imported on the first call of `catalog()` (or access to `CATALOG`).
 """
 
@@ -41,6 +44,30 @@ class OneOp:
     match: dict[str, Any] | None = None
 
 
+
+
+_BACKWARD = "backward op: only autograd's backward graph contains it, never an inference graph"
+_SYM = "symbolic-shape bookkeeping: no tensor computation for a converter to translate"
+_TRACE = ("written only by torch.jit.trace graphs (TorchScript scalar/shape plumbing); torch.export, "
+          "which every probe uses, never writes it")
+# Ops no probe is built for, with the reason: core ATen ops (`core_aten_ops()`) and ops of the
+# examples' and tests' models. Every other core ATen op has a probe whose exported graph contains it.
+EXCLUDED: dict[str, str] = {
+    **dict.fromkeys([
+        "aten._adaptive_avg_pool2d_backward.default", "aten.avg_pool2d_backward.default",
+        "aten.convolution_backward.default", "aten.embedding_dense_backward.default",
+        "aten.max_pool2d_with_indices_backward.default", "aten.native_group_norm_backward.default",
+        "aten.native_layer_norm_backward.default"], _BACKWARD),
+    **dict.fromkeys([
+        "aten.sym_size.int", "aten.sym_numel.default", "aten.sym_stride.int",
+        "aten.sym_storage_offset.default", "aten.sym_is_contiguous.default"], _SYM),
+    "aten._local_scalar_dense.default": "torch.export writes `Tensor.item()` as aten.item.default "
+                                        "(probe Tensor.item); this op only appears after run_decompositions, "
+                                        "as the scalar read converters see for it",
+    **dict.fromkeys(["aten.Int", "aten.ScalarImplicit", "aten.size", "aten.numel"], _TRACE),
+    "aten._pad_packed_sequence": "torch.export cannot capture it (the padded length is data-dependent: "
+                                 "'data is not allocated yet'), so only torch.jit.trace graphs contain it",
+}
 
 
 def exported_ops(module: "torch.nn.Module", inputs: Inputs) -> tuple[Any, list[str]]:
@@ -326,6 +353,7 @@ def _hand_written() -> list[OneOp]:
     # Core ATen ops whose schema the generic filler cannot satisfy
     aten = torch.ops.aten
     mat = lambda: _x(3, 4)  # noqa: E731
+    vol = lambda: _x(1, 2, 4, 4, 4)  # noqa: E731
     for op, f, make in [
         (aten.mm.default, aten.mm.default, (mat, lambda: _x(4, 5))),
         (aten.addmm.default, aten.addmm.default, (lambda: _x(5), mat, lambda: _x(4, 5))),
@@ -388,9 +416,91 @@ def _hand_written() -> list[OneOp]:
         (aten.full.default, lambda x: x + aten.full.default([3, 4], 2.0), (mat,)),
         (aten.arange.start_step, lambda x: x + aten.arange.start_step(0, 4, 1), (mat,)),
         (aten._to_copy.default, lambda x: aten._to_copy.default(x, dtype=torch.float16), (mat,)),
+        (aten._adaptive_avg_pool3d.default,
+         lambda x: aten._adaptive_avg_pool3d.default(x, [2, 2, 2]), (vol,)),
+        (aten.avg_pool3d.default, lambda x: aten.avg_pool3d.default(x, [2, 2, 2]), (vol,)),
+        (aten.max_pool3d_with_indices.default,
+         lambda x: aten.max_pool3d_with_indices.default(x, [2, 2, 2]), (vol,)),
+        (aten.reflection_pad3d.default, lambda x: aten.reflection_pad3d.default(x, [1] * 6), (vol,)),
+        (aten.replication_pad3d.default, lambda x: aten.replication_pad3d.default(x, [1] * 6), (vol,)),
+        (aten._embedding_bag.default,
+         lambda w, i, o: aten._embedding_bag.default(w, i, o, False, 1)[0],
+         (lambda: _x(10, 4), lambda: torch.tensor([1, 2, 4, 5, 4, 3]), lambda: torch.tensor([0, 3]))),
+        # rfft/irfft as torch.export writes them after run_decompositions (what converters receive)
+        (aten._fft_r2c.default,
+         lambda x: torch.view_as_real(aten._fft_r2c.default(x, [1], 0, True)), (lambda: _x(2, 8),)),
+        (aten._fft_c2r.default,
+         lambda x: aten._fft_c2r.default(aten._fft_r2c.default(x, [1], 0, True), [1], 0, 8),
+         (lambda: _x(2, 8),)),
+        # batch_norm in training mode after run_decompositions (fresh running stats: no input mutation)
+        (aten._native_batch_norm_legit.default,
+         lambda x: aten._native_batch_norm_legit.default(x, None, None, torch.zeros(3), torch.ones(3),
+                                                         True, 0.1, 1e-5)[0], (img,)),
+        (aten._native_batch_norm_legit.no_stats,
+         lambda x: aten._native_batch_norm_legit.no_stats(x, None, None, True, 0.1, 1e-5)[0], (img,)),
+        (aten._pdist_forward.default, lambda x: aten._pdist_forward.default(x, 2.0),
+         (lambda: _x(5, 3),)),
+        (aten.div.Scalar_mode, lambda x: aten.div.Scalar_mode(x, 0.7, rounding_mode="floor"), (mat,)),
     ]:
         probes.append(OneOp(str(op), str(op), lambda f=f, make=make: (
             _fn_module(f).eval(), tuple(m() for m in make)), "", "core"))
+
+    # Core ATen ops (and ops of the examples' and tests' models) reached through PyTorch calls
+    idx = lambda: torch.tensor([[0, 1], [2, 3], [1, 0]])  # noqa: E731
+    fn("F.adaptive_avg_pool3d", "aten.adaptive_avg_pool3d.default",
+       lambda x: F.adaptive_avg_pool3d(x, 2), vol)
+    fn("F.avg_pool3d", "aten.avg_pool3d.default", lambda x: F.avg_pool3d(x, 2), vol)
+    fn("F.max_pool3d", "aten.max_pool3d.default", lambda x: F.max_pool3d(x, 2), vol)
+    fn("F.embedding_bag", "aten.embedding_bag.padding_idx",
+       lambda w, i, o: F.embedding_bag(i, w, o, mode="mean"), lambda: _x(10, 4),
+       lambda: torch.tensor([1, 2, 4, 5, 4, 3]), lambda: torch.tensor([0, 3]))
+    fn("torch.fft.rfft", "aten.fft_rfft.default", lambda x: torch.view_as_real(torch.fft.rfft(x)),
+       lambda: _x(2, 8))
+    fn("torch.fft.irfft", "aten.fft_irfft.default", lambda x: torch.fft.irfft(torch.fft.rfft(x), n=8),
+       lambda: _x(2, 8))
+    fn("F.pdist", "aten.pdist.default", F.pdist, lambda: _x(5, 3))
+    fn("F.fold", "aten.col2im.default", lambda x: F.fold(x, (4, 5), (2, 2)), lambda: _x(1, 12, 12))
+    fn("Tensor.as_strided", "aten.as_strided.default", lambda x: x.as_strided((3, 2), (1, 3)),
+       lambda: _x(3, 4))
+    fn("Tensor.resize_", "aten.resize_.default", lambda x: (x * 1).resize_(2, 6), lambda: _x(3, 4))
+    fn("torch.atan2[out]", "aten.atan2.out", lambda a, b: torch.atan2(a, b, out=torch.empty(3, 4)),
+       lambda: _x(3, 4), lambda: _x(3, 4, low=0.5, high=2.0))
+    fn("torch.div[floor]", "aten.div.Tensor_mode", lambda a, b: torch.div(a, b, rounding_mode="floor"),
+       lambda: _x(3, 4), lambda: _x(3, 4, low=0.5, high=2.0))
+    fn("torch.div[trunc]", "aten.div.Tensor_mode", lambda a, b: torch.div(a, b, rounding_mode="trunc"),
+       lambda: _x(3, 4), lambda: _x(3, 4, low=0.5, high=2.0), conditions="rounding_mode='trunc'")
+    fn("Tensor.masked_scatter", "aten.masked_scatter.default", lambda x, s: x.masked_scatter(x > 0, s),
+       lambda: _x(3, 4), lambda: _x(12))
+    fn("Tensor.scatter[value]", "aten.scatter.value", lambda x, i: x.scatter(1, i, 2.0),
+       lambda: _x(3, 4), idx)
+    fn("Tensor.scatter_reduce", "aten.scatter_reduce.two",
+       lambda x, i, s: x.scatter_reduce(1, i, s, "amax"), lambda: _x(3, 4), idx, lambda: _x(3, 2))
+    fn("Tensor.scatter_", "aten.scatter_.src", lambda x, i, s: (x * 1).scatter_(1, i, s),
+       lambda: _x(3, 4), idx, lambda: _x(3, 2))
+    fn("torch.select_scatter", "aten.select_scatter.default",
+       lambda x, s: torch.select_scatter(x, s, 0, 1), lambda: _x(3, 4), lambda: _x(4))
+    fn("torch.scalar_tensor", "aten.scalar_tensor.default", lambda x: x + torch.scalar_tensor(2.0),
+       lambda: _x(3, 4))
+    fn("Tensor.add_", "aten.add_.Tensor", lambda x, y: (x * 1).add_(y), lambda: _x(3, 4),
+       lambda: _x(3, 4))
+    fn("Tensor.mul_", "aten.mul_.Tensor", lambda x: (x * 1).mul_(2.0), lambda: _x(3, 4))
+    fn("torch.arange[end]", "aten.arange.default", lambda x: x + torch.arange(4), lambda: _x(3, 4))
+    fn("Tensor.item", "aten.item.default", lambda x, y: x * y.sum().item(), lambda: _x(2, 3),
+       lambda: _x(3))
+    fn("torch.max", "aten.max.default", lambda x: x.max(), vec)
+    fn("torch.sum", "aten.sum.default", lambda x: x.sum(), vec)
+    fn("torch.where[scalar]", "aten.where.ScalarOther", lambda x: torch.where(x > 0, x, 0.0), vec)
+    # Random or uninitialised values: shapes only
+    for name, op, f in [
+        ("torch.empty", "aten.empty.memory_format", lambda x: x + torch.empty(3, 4)),
+        ("torch.empty_strided", "aten.empty_strided.default",
+         lambda x: x + torch.empty_strided((3, 4), (4, 1))),
+        ("torch.empty_like", "aten.empty_like.default", lambda x: x + torch.empty_like(x)),
+        ("torch.rand", "aten.rand.default", lambda x: x + torch.rand(3, 4)),
+        ("torch.randn", "aten.randn.default", lambda x: x + torch.randn(3, 4)),
+        ("torch.randperm", "aten.randperm.default", lambda x: x[torch.randperm(3)]),
+    ]:
+        fn(name, op, f, lambda: _x(3, 4), deterministic=False)
 
     fn("pack_padded_sequence", "aten._pack_padded_sequence.default",
        lambda x: nn.utils.rnn.pack_padded_sequence(x, torch.tensor([5, 3]), batch_first=True).data,
