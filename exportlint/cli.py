@@ -29,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
                             "or .py files / directories for the source-only pass; "
                             "default: the [[tool.exportlint.models]] of pyproject.toml")
     _model_options(check)
+    check.add_argument("--confirm", action="store_true",
+                       help="also run the real converters (those installed) on PyTorch models and report "
+                            "where they disagree with the static verdict")
     check.add_argument("--format", choices=FORMATS, default="text")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when a target is blocked")
 
@@ -134,7 +137,7 @@ def cmd_check(args) -> int:
     sources = [Path(s) for s in args.specs if is_source_path(s)]
     specs = [s for s in args.specs if not is_source_path(s)]
     if args.specs:
-        report = check_specs(specs, options, args.input_shape, args.input_dtype)
+        report = check_specs(specs, options, args.input_shape, args.input_dtype, confirm=args.confirm)
         if sources:
             from exportlint.run import check_sources
 

@@ -1,7 +1,7 @@
 """Confirm mode: run the real converter of each target and compare with the static verdict.
 
-ONNX: `torch.onnx.export(dynamo=True, opset_version=N)`, then the produced opset, `onnx.checker` and
-ONNX Runtime against PyTorch's outputs. Core ML: `coremltools.convert` at the deployment target
+ONNX: `torch.onnx.export(opset_version=N)` with the default (dynamo) and the legacy exporter, then the
+produced opset, `onnx.checker` and ONNX Runtime against PyTorch's outputs; confirmed when either works. Core ML: `coremltools.convert` at the deployment target
 (conversion only: prediction needs macOS). TFLite: `litert_torch.convert`, then the ops the flatbuffer
 needs (custom / select-TF); for `tflite:gpu` the GPU-delegate op and dtype rules applied to the
 converted nodes (an estimate: no device here). TensorRT: not run (needs a GPU and TensorRT).
@@ -73,17 +73,41 @@ def _expected(model: Any, inputs: tuple) -> list:
     return [t for t in torch.utils._pytree.tree_leaves(out) if isinstance(t, torch.Tensor)]
 
 
-def _onnx(model: Any, inputs: tuple, target: Target) -> tuple[bool, str]:
+def onnx_exports(model: Any, inputs: tuple, opset: int) -> dict[str, str]:
+    """Per torch exporter (default `dynamo`, legacy `torchscript`): "supported" when it produced a model
+    at opset <= `opset` that onnx.checker accepts and ONNX Runtime runs with PyTorch's numbers, else why
+    not (the first line of the error)."""
+    import io
+
+    import onnx
     import torch
 
     from exportlint.tables.probe.onnx_runner import validate
 
-    opset = int(target.version)
-    program = torch.onnx.export(model, inputs, dynamo=True, opset_version=opset, verbose=False)
-    result = validate(program.model_proto, opset, inputs, _expected(model, inputs), deterministic=True)
-    if result.status != "supported":
-        return False, result.reason
-    return True, f"torch.onnx.export produced opset {result.opset}; onnx.checker and onnxruntime agree"
+    expected = _expected(model, inputs)
+    out = {}
+    for exporter in ("dynamo", "torchscript"):
+        try:
+            if exporter == "dynamo":
+                proto = torch.onnx.export(model, inputs, dynamo=True, opset_version=opset, verbose=False).model_proto
+            else:
+                buffer = io.BytesIO()
+                torch.onnx.export(model, inputs, buffer, dynamo=False, opset_version=opset)
+                proto = onnx.load_from_string(buffer.getvalue())
+        except Exception as exc:  # noqa: BLE001 - a failed export is the verdict
+            out[exporter] = f"export failed: {_first_line(exc)}"
+            continue
+        result = validate(proto, opset, inputs, expected, deterministic=True)
+        out[exporter] = result.status if result.status == "supported" else result.reason
+    return out
+
+
+def _onnx(model: Any, inputs: tuple, target: Target) -> tuple[bool, str]:
+    verdicts = onnx_exports(model, inputs, int(target.version))
+    reached = [e for e, v in verdicts.items() if v == "supported"]
+    if reached:
+        return True, f"{' and '.join(reached)} exporter(s) produced {target}; onnx.checker and onnxruntime agree"
+    return False, "; ".join(f"{e}: {v}" for e, v in verdicts.items())
 
 
 def _coreml(model: Any, inputs: tuple, target: Target) -> tuple[bool, str]:

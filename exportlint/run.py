@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from exportlint.config import ModelEntry, Options
 from exportlint.engine.engine import graph_rules, run_rules
@@ -33,28 +34,40 @@ def check_sources(paths: list[Path], options: Options, report: Report) -> None:
         report.add(str(path), None, [], mine)
 
 
-def capture(spec: str, options: Options, shapes: list[str], dtypes: list[str]) -> OpGraph:
-    """The graph of one SPEC, by front end: an .onnx file, a TensorFlow/Keras model, or PyTorch."""
+def capture(spec: str, options: Options, shapes: list[str], dtypes: list[str], confirm: bool = False
+            ) -> tuple[OpGraph, Callable[[Report], list] | None]:
+    """The graph of one SPEC, by front end: an .onnx file, a TensorFlow/Keras model, or PyTorch; and,
+    with `confirm`, a function running the real converters on the PyTorch model."""
     from exportlint.capture.onnx_file import is_onnx_spec
     from exportlint.capture.tensorflow import is_tf_spec
 
     if is_onnx_spec(spec):
         from exportlint.capture.onnx_file import capture_onnx
 
-        return capture_onnx(Path(spec), options)
+        return capture_onnx(Path(spec), options), None
     if is_tf_spec(spec):
         from exportlint.capture.tensorflow import capture_tf
 
-        return capture_tf(spec, options)
-    from exportlint.capture.pytorch import capture_spec
+        return capture_tf(spec, options), None
+    from exportlint.capture.pytorch import capture_torch, load_spec
 
-    return capture_spec(spec, options, shapes, dtypes)
+    model, inputs = load_spec(spec, shapes, dtypes)
+    graph = capture_torch(model, inputs, options, spec)
+    if not confirm:
+        return graph, None
+    from exportlint.confirm import confirm as run_converters
+
+    return graph, lambda report: run_converters(model, inputs, options.targets, report)
 
 
-def check_specs(specs: list[str], options: Options, shapes: list[str], dtypes: list[str]) -> Report:
+def check_specs(specs: list[str], options: Options, shapes: list[str], dtypes: list[str],
+                confirm: bool = False) -> Report:
     report = Report()
     for spec in specs:
-        check_graph(capture(spec, options, shapes, dtypes), options, report)
+        graph, converters = capture(spec, options, shapes, dtypes, confirm)
+        check_graph(graph, options, report)
+        if converters is not None:
+            report.models[-1].confirmations = converters(report)
     return report
 
 
@@ -63,5 +76,5 @@ def check_models(models: list[ModelEntry], options: Options) -> Report:
     report = Report()
     for entry in models:
         opts = entry.options(options)
-        check_graph(capture(entry.spec, opts, entry.input_shapes, entry.input_dtypes), opts, report)
+        check_graph(capture(entry.spec, opts, entry.input_shapes, entry.input_dtypes)[0], opts, report)
     return report

@@ -92,3 +92,11 @@ def test_capture_failure_is_a_finding_with_fallback_graph():
     (finding,) = [f for f in doc["findings"] if f["code"] == "EXL001"]
     line = (ROOT / "tests/bad_models.py").read_text().splitlines()[finding["location"]["line"] - 1]
     assert "if x.sum() > 0" in line
+
+
+def test_confirm_runs_the_real_exporters_and_agrees():
+    result = run_cli("check", "examples/shape_head.py:build_warp", "--target", "onnx:13", "--target", "onnx:17",
+                     "--confirm", "--format", "json")
+    (model,) = json.loads(result.stdout)["models"]
+    outcome = {c["target"]: (c["converted"], c["disagrees"]) for c in model["confirmations"]}
+    assert outcome == {"onnx:13": (False, False), "onnx:17": (True, False)}

@@ -155,7 +155,7 @@ def test_cli_colour_only_on_a_terminal_without_no_color():
 
     code = ("import sys; from exportlint.cli import main; from exportlint import run, report;"
             "from tests.test_formats import _report;"
-            "run.check_specs = lambda *a: _report('x.py');"
+            "run.check_specs = lambda *a, **k: _report('x.py');"
             "sys.exit(main(['check', 'x.py:build']))")
     outputs = {}
     for env_extra in ({}, {"NO_COLOR": "1"}):

@@ -116,6 +116,6 @@ def test_confirmation_records_agreement():
     report = Report([ModelReport("net", None, [TargetSummary("onnx:17", False, 1, 0)])])
     (onnx, trt) = confirm(net, (torch.randn(1, 3, 8, 8),), [parse_target("onnx:17"), parse_target("tensorrt:10")],
                           report)
-    assert onnx.converted and onnx.disagrees and "opset 17" in onnx.detail
+    assert onnx.converted and onnx.disagrees and "produced onnx:17" in onnx.detail
     assert "may be conservative" in onnx.line()
     assert trt.converted is None and not trt.disagrees

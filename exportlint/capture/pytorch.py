@@ -409,8 +409,8 @@ def capture_resized(model, inputs: tuple, name: str, strict: bool = False) -> Op
                          source=ep, user_inputs=_user_inputs(ep))
 
 
-def capture_spec(spec: str, options: Options, shapes: list[str], dtypes: list[str]) -> OpGraph:
-    """Load `spec`, build example inputs, capture. UsageError for anything the user must fix."""
+def load_spec(spec: str, shapes: list[str], dtypes: list[str]) -> tuple[Any, tuple]:
+    """The model of `spec` and its example inputs (from the factory, or built from `shapes`)."""
     from exportlint.capture.spec import call_factory, make_inputs
 
     model, inputs = call_factory(spec)
@@ -418,5 +418,9 @@ def capture_spec(spec: str, options: Options, shapes: list[str], dtypes: list[st
         inputs = make_inputs(shapes, dtypes)
     elif inputs is None:
         raise UsageError(f"{spec}: the factory returned no example inputs; pass --input-shape (e.g. 1,3,224,224)")
-    return capture_torch(model, inputs, options, spec)
+    return model, inputs
 
+
+def capture_spec(spec: str, options: Options, shapes: list[str], dtypes: list[str]) -> OpGraph:
+    """Load `spec`, build example inputs, capture. UsageError for anything the user must fix."""
+    return capture_torch(*load_spec(spec, shapes, dtypes), options, spec)

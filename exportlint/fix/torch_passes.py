@@ -222,14 +222,14 @@ class _Activation(FxPass):
 
 class HardSigmoidToClamp(_Activation):
     name = "hardsigmoid-to-clamp"
-    summary = "hardsigmoid(x) -> clamp(x / 6 + 0.5, 0, 1): the same function from basic ops"
+    summary = "hardsigmoid(x) -> clamp(x + 3, 0, 6) / 6: the same function from basic ops, bit for bit"
     applicability = Applicability.SAFE
     op = "aten.hardsigmoid.default"
     removes = (op,)
 
     def replacement(self, gm, node, x):
-        scaled = call(gm, node, "aten.add.Tensor", call(gm, node, "aten.div.Tensor", x, 6.0), 0.5)
-        return call(gm, node, "aten.clamp.default", scaled, 0.0, 1.0)
+        shifted = call(gm, node, "aten.clamp.default", call(gm, node, "aten.add.Tensor", x, 3.0), 0.0, 6.0)
+        return call(gm, node, "aten.div.Tensor", shifted, 6.0)
 
 
 class HardSigmoidToSigmoid(_Activation):

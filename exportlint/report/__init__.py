@@ -26,6 +26,7 @@ class ModelReport:
     model: str
     capture: CaptureInfo | None  # None for source-only checks
     targets: list[TargetSummary] = field(default_factory=list)
+    confirmations: list = field(default_factory=list)  # exportlint.confirm.Confirmation, with --confirm
 
 
 @dataclass

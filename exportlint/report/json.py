@@ -29,6 +29,7 @@ def render(report: Report, color: bool = False) -> str:
                          "attempts": [{"method": a, "error": e} for a, e in cap.attempts],
                          "specialized": cap.specialized} if cap else None),
             "targets": [asdict(t) for t in m.targets],
+            "confirmations": [{**asdict(c), "disagrees": c.disagrees} for c in m.confirmations],
         })
     doc = {"schema_version": JSON_SCHEMA_VERSION, "models": models,
            "findings": [finding_dict(f) for f in report.findings]}

@@ -41,6 +41,7 @@ def render(report: Report, color: bool = False) -> str:
             per_op = Counter((f.code, f.op) for f in findings if f.op)
             if per_op:
                 out.append("   by operator: " + ", ".join(f"{op} {code} x{n}" for (code, op), n in per_op.most_common()))
+        out.extend(f"   confirm {c.line()}" for c in model.confirmations)
     out.extend(summary(report, color))
     return "\n".join(out)
 

@@ -9,7 +9,6 @@ iOS15..iOS18).
 
 from __future__ import annotations
 
-import datetime
 import inspect
 import re
 from pathlib import Path
@@ -90,32 +89,17 @@ def registry_counts() -> dict[str, Any]:
 
 
 def build_table(records: list[harness.ProbeRecord], probe_meta: dict[str, Any]) -> dict[str, Any]:
-    ops = registry_entries()
-    harness.overlay(ops, harness.merge(records, VERSIONS, "mil_ops"), VERSIONS)
-    counts = harness.count_entries(ops, VERSIONS)  # overloads only
-    harness.add_packets(ops, VERSIONS)
-    return {
-        "schema_version": 1, "dialect": "aten", "family": "coreml", "versions": list(VERSIONS),
-        "provenance": {
-            "generator": __name__, "generator_version": GENERATOR_VERSION,
-            "generated": probe_meta.get("generated") or datetime.date.today().isoformat(),
-            "libraries": harness.library_versions(*LIBRARIES),
-            "probe_libraries": probe_meta.get("libraries", {}),
-            "sources": [
-                "coremltools.converters.mil.frontend.torch.torch_op_registry._TORCH_OPS_REGISTRY",
-                "coremltools.converters.mil.frontend.torch.utils.sanitize_op_kind",
-                "coremltools.converters.mil.mil.ops.registry.SSAOpRegistry.core_ops",
-                "probes: coremltools.convert(ExportedProgram.run_decompositions({}), "
-                "convert_to='mlprogram', minimum_deployment_target=iOS15..iOS18); conversion only "
-                "(prediction needs macOS)",
-            ],
-            "registry": registry_counts(),
-            "probes": harness.count_probes(records),
-            "entries": counts,
-        },
-        "dtypes": DTYPES,
-        "ops": dict(sorted(ops.items())),
-    }
+    return harness.assemble(
+        "coreml", VERSIONS, registry_entries(), harness.merge(records, VERSIONS, "mil_ops"), records, probe_meta,
+        generator=__name__, generator_version=GENERATOR_VERSION, libraries=LIBRARIES, sources=[
+            "coremltools.converters.mil.frontend.torch.torch_op_registry._TORCH_OPS_REGISTRY",
+            "coremltools.converters.mil.frontend.torch.utils.sanitize_op_kind",
+            "coremltools.converters.mil.mil.ops.registry.SSAOpRegistry.core_ops",
+            "probes: coremltools.convert(ExportedProgram.run_decompositions({}), "
+            "convert_to='mlprogram', minimum_deployment_target=iOS15..iOS18); conversion only "
+            "(prediction needs macOS)",
+        ],
+        registry=registry_counts(), dtypes=DTYPES)
 
 
 def generate(out_dir: Path, probe: bool) -> list[Path]:

@@ -10,7 +10,6 @@ the probe produced: a static estimate (no GPU here).
 
 from __future__ import annotations
 
-import datetime
 from pathlib import Path
 from typing import Any
 
@@ -99,32 +98,18 @@ def _note(record: harness.ProbeRecord, version: str) -> str:
 
 
 def build_table(records: list[harness.ProbeRecord], probe_meta: dict[str, Any]) -> dict[str, Any]:
-    ops = registry_entries()
     records = [with_gpu(r) for r in records]
-    harness.overlay(ops, harness.merge(records, VERSIONS, "tflite_ops", _note), VERSIONS)
-    counts = harness.count_entries(ops, VERSIONS)  # overloads only
-    harness.add_packets(ops, VERSIONS)
-    return {
-        "schema_version": 1, "dialect": "aten", "family": "tflite", "versions": list(VERSIONS),
-        "provenance": {
-            "generator": __name__, "generator_version": GENERATOR_VERSION,
-            "generated": probe_meta.get("generated") or datetime.date.today().isoformat(),
-            "libraries": harness.library_versions(*LIBRARIES),
-            "probe_libraries": probe_meta.get("libraries", {}),
-            "sources": [
-                "litert_torch.backend.lowerings.registry.global_registry.registered_ops",
-                "litert_torch.fx_infra.decomp.pre_convert_decomp() / pre_lower_decomp()",
-                "probes: litert_torch.convert + ai_edge_litert.interpreter run compared with PyTorch "
-                "(select-TF models: conversion only, no flex delegate here)",
-                f"gpu: {GPU_SOURCE}",
-            ],
-            "registry": registry_counts(),
-            "probes": harness.count_probes(records),
-            "entries": counts,
-        },
-        "dtypes": DTYPES,
-        "ops": dict(sorted(ops.items())),
-    }
+    return harness.assemble(
+        "tflite", VERSIONS, registry_entries(), harness.merge(records, VERSIONS, "tflite_ops", _note), records,
+        probe_meta,
+        generator=__name__, generator_version=GENERATOR_VERSION, libraries=LIBRARIES, sources=[
+            "litert_torch.backend.lowerings.registry.global_registry.registered_ops",
+            "litert_torch.fx_infra.decomp.pre_convert_decomp() / pre_lower_decomp()",
+            "probes: litert_torch.convert + ai_edge_litert.interpreter run compared with PyTorch "
+            "(select-TF models: conversion only, no flex delegate here)",
+            f"gpu: {GPU_SOURCE}",
+        ],
+        registry=registry_counts(), dtypes=DTYPES)
 
 
 def generate(out_dir: Path, probe: bool) -> list[Path]:

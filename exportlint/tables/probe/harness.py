@@ -8,6 +8,7 @@ when a probe exceeds its time. Converter chatter goes to the worker's stderr (th
 
 from __future__ import annotations
 
+import datetime
 import importlib
 import json
 import os
@@ -240,10 +241,10 @@ def library_versions(*names: str) -> dict[str, str]:
 
 def probe_all(probe_fn: str, out_path: os.PathLike[str] | str, libraries: dict[str, str],
               timeout: float = 120.0) -> list[ProbeRecord]:
-    """Run every catalogue probe and write the records as JSON. Converter output goes to a log in the
-    temporary directory; records are also appended there as they come, and an interrupted run with the
-    same libraries resumes from them."""
-    import datetime
+    """Run every catalogue probe not yet recorded for these libraries, and write the records as JSON.
+    Records already in `out_path` (committed) or in the temporary partial file of an interrupted run
+    are kept when they were made with the same libraries. Converter output goes to a log in the
+    temporary directory."""
     import tempfile
 
     from exportlint.tables.probe.catalog import catalog
@@ -252,11 +253,15 @@ def probe_all(probe_fn: str, out_path: os.PathLike[str] | str, libraries: dict[s
     stem = Path(tempfile.gettempdir()) / f"exportlint-probe-{Path(out_path).stem}"
     partial = Path(f"{stem}.partial.jsonl")
     done: dict[str, ProbeRecord] = {}
+    lines: list = []
     if partial.is_file():
         lines = [json.loads(line) for line in partial.read_text(encoding="utf-8").splitlines() if line]
         if lines and lines[0] == {"probe": probe_fn, "libraries": libraries}:
             done = {r["name"]: ProbeRecord.from_json(r) for r in lines[1:]}
-    if not done:
+    committed = json.loads(Path(out_path).read_text(encoding="utf-8")) if Path(out_path).is_file() else {}
+    if committed.get("probe") == probe_fn and committed.get("libraries") == libraries:
+        done = {r["name"]: ProbeRecord.from_json(r) for r in committed["probes"]} | done
+    if not partial.is_file() or not lines or lines[0] != {"probe": probe_fn, "libraries": libraries}:
         partial.write_text(json.dumps({"probe": probe_fn, "libraries": libraries}) + "\n", encoding="utf-8")
     todo = [n for n in sorted(probes) if n not in done]
     print(f"probing {len(todo)} catalogue entries ({len(done)} resumed); log: {stem}.log", file=sys.stderr)
@@ -313,6 +318,29 @@ def add_packets(ops: dict[str, dict[str, dict[str, Any]]], versions: Iterable[st
         ops[packet] = {v: {**e, "conditions": "; ".join(filter(None, [
             e.get("conditions", ""), f"for overload {main.rsplit('.', 1)[1]}; overloads {others} differ"]))}
             for v, e in ops[main].items()}
+
+
+def assemble(family: str, versions: tuple[str, ...], ops: dict[str, dict[str, dict[str, Any]]],
+             probed: dict[str, dict[str, dict[str, Any]]], records: list[ProbeRecord], probe_meta: dict[str, Any],
+             generator: str, generator_version: str, libraries: tuple[str, ...], sources: list[str],
+             registry: dict[str, Any], dtypes: dict[str, Any]) -> dict[str, Any]:
+    """A table in the shared schema: the registry's claims `ops`, overlaid by the `probed` verdicts,
+    with packet names added and the provenance of both."""
+    overlay(ops, probed, versions)
+    counts = count_entries(ops, versions)  # overloads only
+    add_packets(ops, versions)
+    return {
+        "schema_version": 1, "dialect": "aten", "family": family, "versions": list(versions),
+        "provenance": {
+            "generator": generator, "generator_version": generator_version,
+            "generated": probe_meta.get("generated") or datetime.date.today().isoformat(),
+            "libraries": library_versions(*libraries),
+            "probe_libraries": probe_meta.get("libraries", {}),
+            "sources": sources, "registry": registry, "probes": count_probes(records), "entries": counts,
+        },
+        "dtypes": dtypes,
+        "ops": dict(sorted(ops.items())),
+    }
 
 
 def generate_table(out_dir: os.PathLike[str] | str, name: str, probe_fn: str | None, libraries: tuple[str, ...],
