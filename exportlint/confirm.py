@@ -9,6 +9,9 @@ converted nodes (an estimate: no device here). TensorRT: not run (needs a GPU an
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -52,12 +55,28 @@ def confirm(model: Any, inputs: tuple, targets: list[Target], report: Report) ->
 def _run(model: Any, inputs: tuple, target: Target, static_exportable: bool) -> Confirmation:
     runner = _RUNNERS.get(target.family)
     try:
-        converted, detail = runner(model, inputs, target) if runner else (None, "no converter to run here")
+        with _stdout_to_stderr():  # converters print progress, some from C++; stdout is the report
+            converted, detail = runner(model, inputs, target) if runner else (None, "no converter to run here")
     except ImportError as exc:
         converted, detail = None, f"{exc.name or exc} is not installed"
     except Exception as exc:  # noqa: BLE001 - the converter's error is the answer
         converted, detail = False, _first_line(exc)
     return Confirmation(str(target), converted, detail, static_exportable)
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr():
+    """Send everything written to file descriptor 1 (Python or native code) to 2 meanwhile."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _first_line(exc: BaseException) -> str:
