@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
 from exportlint.config import ModelEntry, Options
 from exportlint.engine.engine import graph_rules, run_rules
 from exportlint.engine.registry import all_rules, select
-from exportlint.engine.rule import Context
+from exportlint.engine.rule import Context, Finding
 from exportlint.ir import OpGraph
 from exportlint.report import Report
 from exportlint.suppress import apply_suppressions, graph_scope
@@ -17,8 +18,23 @@ from exportlint.suppress import apply_suppressions, graph_scope
 def check_graph(graph: OpGraph, options: Options, report: Report) -> None:
     rules = graph_rules(select(all_rules(), options), graph.dialect)
     findings = run_rules(graph, rules, Context(options.targets, options))
+    findings = _link_source_fixes(findings, {r.code: r.source_fix for r in rules if r.source_fix})
     findings = apply_suppressions(findings, options, graph_scope(graph), graph.model, ran=rules)
     report.add(graph.model, graph.capture, options.targets, findings)
+
+
+def _link_source_fixes(findings: list[Finding], source_codes: dict[str, str]) -> list[Finding]:
+    """Give a graph finding the fix of the source rule that rewrites the same line (GraphRule.source_fix)."""
+    linked = [f for f in findings if f.code in source_codes and f.fix is None and f.location
+              and f.location.path.endswith(".py") and Path(f.location.path).is_file()]
+    if not linked:
+        return findings
+    from exportlint.source import check_files
+
+    fixes = {(f.code, f.location.path, f.location.line): f.fix
+             for f in check_files(sorted({Path(f.location.path) for f in linked})) if f.fixable}
+    return [replace(f, fix=fixes.get((source_codes[f.code], f.location.path, f.location.line)))
+            if f in linked else f for f in findings]
 
 
 def check_sources(paths: list[Path], options: Options, report: Report) -> None:

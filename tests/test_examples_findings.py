@@ -30,6 +30,15 @@ def test_shape_head_pool_and_view_read_sizes():
     assert "kernel_size=[32, 32]" in found[pool][0] and "F.adaptive_avg_pool2d(x, 1)" in found[pool][0]
     assert "size=[2, -1]" in found[view][0] and "torch.flatten(x, 1)" in found[view][0]
     assert "only correct for input 2x3x32x32" in found[view][0]
+    # both lines are ones the source fix rewrites: the graph findings carry it ([*])
+    from exportlint.config import Options
+    from exportlint.report import Report
+    from exportlint.run import check_graph
+
+    report = Report()
+    check_graph(capture_example("shape_head.py:build"), Options(), report)
+    fixes = [f.fix for f in report.findings if f.code == "EXL201"]
+    assert len(fixes) == 2 and all(f is not None and f.applicability.value == "safe" for f in fixes)
 
 
 def test_packed_lstm_packs_in_eval_mode():

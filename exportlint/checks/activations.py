@@ -67,8 +67,10 @@ class ExoticActivation(GraphRule):
     ```
 
     ## Fix safety
-    No automatic fix in the graph rule (see EXL501 for the source rewrite). The clamp forms keep
-    the numbers; sigmoid/SiLU replacements change them and need a check of the trained model.
+    Where the activation is a functional call on the flagged line, the finding carries EXL501's
+    source fix (`exportlint fix FILE`; the exact clamp form is safe, the sigmoid swap unsafe).
+    `exportlint fix SPEC --output` rewrites the graph (hardsigmoid-to-clamp, hardswish-decompose).
+    Sigmoid/SiLU replacements change the numbers and need a check of the trained model.
 
     ## Known problems
     The list of activations and their replacements is shared with EXL501
@@ -78,6 +80,7 @@ class ExoticActivation(GraphRule):
 
     code = "EXL302"
     slug = "exotic-activation-op"
+    source_fix = "EXL501"
     summary = "Hard-sigmoid, hard-swish, Mish, SELU, CELU or unusual Hardtanh: unsupported or slow per target."
     severity = Severity.WARNING
     invalid = (Example(build=_exotic, targets=("coreml:iOS16", "tflite")),)

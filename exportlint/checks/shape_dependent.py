@@ -84,12 +84,15 @@ class ShapeDependentConstant(GraphRule):
     and `F.interpolate(x, scale_factor=2)` rather than a size computed from `x.shape`.
 
     ## Fix safety
-    No automatic fix yet. `F.adaptive_avg_pool2d(x, 1)` and `torch.flatten(x, 1)` give the same
-    numbers at the captured size.
+    Safe, where the line is one EXL502 rewrites (`F.avg_pool2d(x, x.size()[2:])`,
+    `x.view(x.size(0), -1)`): the finding then carries that source fix (`[*]`, `exportlint fix FILE`).
+    `exportlint fix SPEC --output` rewrites the graph instead (pool-to-adaptive, view-to-flatten).
+    Both give the same numbers at the captured size and the right ones at every other.
     """
 
     code = "EXL201"
     slug = "shape-dependent-constant"
+    source_fix = "EXL502"
     summary = "A value computed from an input's size is frozen into the graph: it only works at that size."
     severity = Severity.WARNING
     invalid = (Example(build=_global_pool), Example(build=_int_of_shape))

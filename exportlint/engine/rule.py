@@ -139,6 +139,9 @@ class GraphRule(Rule):
     """A rule over a captured `OpGraph`."""
 
     dialects: ClassVar[tuple[str, ...]] = ("aten",)  # op dialects the rule understands
+    # The source rule whose fix rewrites the construct this rule finds: a finding of this rule on a
+    # line where that source rule offers a fix carries it (`[*]`, `exportlint fix FILE`).
+    source_fix: ClassVar[str | None] = None
 
     def check(self, graph: OpGraph, ctx: Context) -> Iterable[Finding]:
         raise NotImplementedError
