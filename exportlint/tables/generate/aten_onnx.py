@@ -23,6 +23,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from exportlint.tables.generate import write_table
+
 GENERATOR_VERSION = "1"
 OPSETS = tuple(range(9, 24))
 EXPORTERS = ("dynamo", "torchscript")
@@ -297,9 +299,4 @@ def generate(out_dir: Path, probe: bool) -> list[Path]:
 
     if probe:
         run_probes()
-    table = build_table(load_results(PROBES_PATH))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "aten-onnx.json"
-    path.write_text(json.dumps(table, indent=None, sort_keys=True, separators=(",", ":")) + "\n",
-                    encoding="utf-8")
-    return [path]
+    return [write_table(out_dir, build_table(load_results(PROBES_PATH)))]

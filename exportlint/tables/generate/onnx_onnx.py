@@ -8,11 +8,11 @@ Keys are `ai.onnx::OpType` (default domain only: opset numbers are the default d
 from __future__ import annotations
 
 import datetime
-import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from exportlint.tables.generate import write_table
 from exportlint.tables.generate.aten_onnx import compact, library_versions
 
 GENERATOR_VERSION = "1"
@@ -70,8 +70,4 @@ def build_table() -> dict[str, Any]:
 
 
 def generate(out_dir: Path, probe: bool) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "onnx-onnx.json"
-    path.write_text(json.dumps(build_table(), sort_keys=True, separators=(",", ":")) + "\n",
-                    encoding="utf-8")
-    return [path]
+    return [write_table(out_dir, build_table())]
