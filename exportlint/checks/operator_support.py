@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import cache
 from typing import Iterable
 
 from exportlint.engine.rule import Context, Example, Finding, GraphRule, Severity
 from exportlint.ir import OpGraph, OpNode
-from exportlint.tables import BOOKKEEPING_OPS, Verdict, has_variants, support
+from exportlint.tables import BOOKKEEPING_OPS, Status, Verdict, has_variants, support
 from exportlint.targets import Target
 
 DEFAULT_ONNX_EXPORTER = "dynamo"
@@ -23,6 +24,31 @@ def _grid_sample():
             return F.grid_sample(x, grid, align_corners=False)  # expect: EXL101
 
     return Warp(), (torch.randn(1, 3, 8, 8), torch.rand(1, 8, 8, 2) * 2 - 1)
+
+
+@cache
+def _twice():
+    """A custom op (torch.library): in no converter's table. Registered once per process."""
+    import torch
+
+    @torch.library.custom_op("exportlint_example::twice", mutates_args=(), schema="(Tensor x) -> Tensor")
+    def twice(x):
+        return x * 2
+
+    twice.register_fake(lambda x: torch.empty_like(x))
+    return twice
+
+
+def _custom_op():
+    import torch
+
+    twice = _twice()
+
+    class Scale(torch.nn.Module):
+        def forward(self, x):
+            return twice(torch.relu(x))  # expect: EXL101
+
+    return Scale(), (torch.randn(2, 4),)
 
 
 def _plain_conv():
@@ -41,7 +67,10 @@ class UnsupportedOperator(GraphRule):
     Checks every operator of the captured graph against the support table of each target (ONNX opset
     N through torch.onnx's exporters, Core ML deployment target, TFLite builtins / select-TF / GPU
     delegate, TensorRT version) and reports the ones the converter cannot translate, with the first
-    version that supports them when there is one.
+    version that supports them when there is one. For ONNX it knows both torch exporters and says
+    when only the legacy one (`dynamo=False`) reaches the opset. Ops in no table (custom ops) get a
+    warning, and ops that only the converter's registry vouches for (no one-op conversion proved
+    them) an info line, one per target.
 
     ## Why is this bad?
     The converter stops at the first operator it cannot translate, usually after a long export, and
@@ -67,19 +96,40 @@ class UnsupportedOperator(GraphRule):
     summary = "An operator that the target's converter cannot translate."
     severity = Severity.ERROR
     dialects = ("aten", "onnx", "tf")
-    invalid = (Example(build=_grid_sample, targets=("onnx:13",)),)
+    invalid = (Example(build=_grid_sample, targets=("onnx:13",)),
+               Example(build=_custom_op, targets=("onnx:18", "coreml:iOS16")))
     valid = (Example(build=_grid_sample, targets=("onnx:17",)),
              Example(build=_plain_conv, targets=("onnx:18", "coreml:iOS16", "tflite", "tensorrt:10")))
 
     def check(self, graph: OpGraph, ctx: Context) -> Iterable[Finding]:
         for target in ctx.targets:
             groups = list(_groups(graph, target))
+            yield from self._unproven(graph, target, groups)
             if target.family == "onnx" and graph.dialect == "aten":
                 yield from self._onnx_exporters(graph, target, groups)
                 continue
             for nodes, verdict in groups:
                 if verdict.blocks:
                     yield from (self._blocked(graph, node, target, verdict) for node in nodes)
+
+    def _unproven(self, graph: OpGraph, target: Target, groups: list[tuple[list[OpNode], Verdict]]):
+        """One finding per target for ops the tables do not know (a warning: custom ops, which no
+        converter translates unless taught) and for ops only the registry vouches for (info). Not for
+        fallback captures: their TorchScript-level ops are not the ones converters see."""
+        if graph.dialect == "aten" and not graph.capture.method.startswith("torch.export"):
+            return
+        for status, severity, what in (
+                (Status.UNKNOWN, Severity.WARNING, "in no support table (a custom op?): the converter will "
+                                                   "not know it unless you register a translation"),
+                (Status.UNVERIFIED, Severity.INFO, "supported per the converter's registry only; no one-op "
+                                                   "conversion confirmed it (a static estimate)")):
+            found = [nodes[0] for nodes, v in groups if v.status is status]
+            if found:
+                names = sorted({n.op for n in found})
+                first = min(found, key=lambda n: (n.location is None, n.location))
+                verb = "is" if len(names) == 1 else "are each"
+                yield self.finding(graph, f"{', '.join(names)} {verb} {what} for {target}", node=first,
+                                   target=target, severity=severity)
 
     def _blocked(self, graph: OpGraph, node: OpNode, target: Target, verdict: Verdict) -> Finding:
         if target == GPU_DELEGATE:  # the model still converts; the delegate leaves this op to the CPU
