@@ -29,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
                             "or .py files / directories for the source-only pass; "
                             "default: the [[tool.exportlint.models]] of pyproject.toml")
     _model_options(check)
+    check.add_argument("--with-models", action="store_true",
+                       help="with .py files: also capture the [[tool.exportlint.models]] defined in them "
+                            "(a pre-commit hook's args)")
     check.add_argument("--confirm", action="store_true",
                        help="also run the real converters (those installed) on PyTorch models and report "
                             "where they disagree with the static verdict")
@@ -139,9 +142,12 @@ def cmd_check(args) -> int:
     if args.specs:
         report = check_specs(specs, options, args.input_shape, args.input_dtype, confirm=args.confirm)
         if sources:
-            from exportlint.run import check_sources
+            from exportlint.run import check_models, check_sources, models_in
 
             check_sources(sources, options, report)
+            if args.with_models and config.models:
+                sys.path.insert(0, str(config.path.parent.resolve()))  # `pkg.module:build` specs
+                check_models(models_in(config.models, sources), options, report)
     elif config.models:
         from exportlint.run import check_models
 

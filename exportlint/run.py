@@ -87,10 +87,31 @@ def check_specs(specs: list[str], options: Options, shapes: list[str], dtypes: l
     return report
 
 
-def check_models(models: list[ModelEntry], options: Options) -> Report:
+def check_models(models: list[ModelEntry], options: Options, report: Report | None = None) -> Report:
     """The `[[tool.exportlint.models]]` of the config, each with its own shapes and overrides."""
-    report = Report()
+    report = report if report is not None else Report()
     for entry in models:
         opts = entry.options(options)
         check_graph(capture(entry.spec, opts, entry.input_shapes, entry.input_dtypes)[0], opts, report)
     return report
+
+
+def models_in(models: list[ModelEntry], paths: list[Path]) -> list[ModelEntry]:
+    """The configured models whose factory is defined in one of `paths` (files or directories): what
+    `exportlint check --with-models CHANGED.py` captures besides the source pass."""
+    import importlib.util
+
+    from exportlint.source.walker import python_files
+
+    def factory_file(spec: str) -> Path | None:
+        target = spec.rpartition(":")[0]
+        if target.endswith(".py"):
+            return Path(target).resolve()
+        try:
+            found = importlib.util.find_spec(target)
+        except (ImportError, ValueError):
+            return None
+        return Path(found.origin).resolve() if found and found.origin else None
+
+    changed = {p.resolve() for p in python_files(paths)}
+    return [m for m in models if factory_file(m.spec) in changed]

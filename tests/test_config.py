@@ -155,3 +155,14 @@ def test_command_line_overrides_the_config(tmp_path):
     args = _parser().parse_args(["check", "m.py:build", "-t", "tflite", "--select", "EXL2"])
     opts = _options(args, config)
     assert opts.targets == [parse_target("tflite")] and opts.select == ["EXL2"] and opts.mean == (0.5,)
+
+
+def test_with_models_captures_the_configured_models_of_changed_files(project):
+    """The pre-commit form: `exportlint check --with-models CHANGED.py` adds the models defined there."""
+    (project / "models" / "other.py").write_text("import torch\n")
+    result = run_cli("check", "--with-models", "models/gate.py", "models/other.py", "--format", "json",
+                     cwd=project)
+    doc = json.loads(result.stdout)
+    assert [m["model"] for m in doc["models"]] == ["models/gate.py", "models/other.py", "models/gate.py:build"]
+    result = run_cli("check", "--with-models", "models/other.py", "--format", "json", cwd=project)
+    assert [m["model"] for m in json.loads(result.stdout)["models"]] == ["models/other.py"]
