@@ -70,6 +70,7 @@ class Options:
     mean: tuple[float, ...] | None = None  # declared input normalisation
     std: tuple[float, ...] | None = None
     train: bool = False  # capture in training mode (normally eval)
+    recapture: bool = True  # capture again at other input sizes to find frozen sizes (EXL201)
     per_file_ignores: list[PerFileIgnore] = field(default_factory=list)
 
     def enabled(self, code: str) -> bool:

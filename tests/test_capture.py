@@ -76,3 +76,11 @@ def test_specialisation_points_at_the_line_that_froze_the_size():
     graph = capture_spec(str(EXAMPLES / "shape_head.py:build"), options, [], [])
     where = graph.capture.specialization_location["height"]
     assert where.line == _line_of(EXAMPLES / "shape_head.py", "F.avg_pool2d(x, x.size()[2:])")
+
+
+def test_second_capture_at_other_sizes_can_be_skipped():
+    from exportlint.capture.pytorch import capture_spec
+
+    assert capture_example("shape_head.py:build").capture.resized is not None
+    graph = capture_spec(str(EXAMPLES / "shape_head.py:build"), Options(recapture=False), [], [])
+    assert graph.capture.resized is None

@@ -62,7 +62,7 @@ def capture_torch(model: Any, inputs: tuple, options: Options, name: str) -> OpG
                 info.failure_location = _failure_location(exc)
             continue
         info.method = method
-        if method in (EXPORT_NON_STRICT, EXPORT_STRICT):
+        if method in (EXPORT_NON_STRICT, EXPORT_STRICT) and options.recapture:
             info.resized = capture_resized(model, inputs, name, strict=method == EXPORT_STRICT)
         return graph
     info.ok = False
