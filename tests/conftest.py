@@ -16,10 +16,16 @@ EXAMPLES = ROOT / "examples"
 @cache
 def capture_example(spec: str, train: bool = False):
     """The OpGraph of `examples/<spec>` (file.py:factory), captured once per session."""
-    from exportlint.capture.pytorch import capture_spec
     from exportlint.config import Options
 
-    return capture_spec(str(EXAMPLES / spec), Options(train=train), [], [])
+    return capture_path(str(EXAMPLES / spec), Options(train=train))
+
+
+def capture_path(spec: str, options):
+    """Capture a `file.py:factory` spec (inputs from the factory) with `options`."""
+    from exportlint.capture.pytorch import capture_torch, load_spec
+
+    return capture_torch(*load_spec(spec, [], []), options, spec)
 
 
 def check(graph, targets, **options):

@@ -132,7 +132,7 @@ def _export(model, inputs, dynamic, options: Options, name: str, info: CaptureIn
 
     ep = torch.export.export(model, inputs, dynamic_shapes=dynamic, strict=strict)
     graph = graph_from_fx(ep.graph, name, info, source=ep, user_inputs=_user_inputs(ep))
-    _record_dynamic(graph, ep, options.dynamic, info)
+    _record_dynamic(graph, options.dynamic, info)
     return graph
 
 
@@ -142,15 +142,12 @@ def _user_inputs(ep) -> set[str]:
     return {s.arg.name for s in ep.graph_signature.input_specs if s.kind is InputKind.USER_INPUT}
 
 
-def _record_dynamic(graph: OpGraph, ep, dims: list[DynamicDim], info: CaptureInfo) -> None:
+def _record_dynamic(graph: OpGraph, dims: list[DynamicDim], info: CaptureInfo) -> None:
     """Name the symbols of dims marked dynamic; a dim that came out static was specialised."""
-    placeholders = [graph.node(n) for n in graph.nx.nodes if graph.node(n).kind is NodeKind.INPUT]
+    placeholders = graph.inputs()
     rename: dict[str, str] = {}
     for d in dims:
         size = placeholders[d.input].outputs[0].shape[d.dim]
-        info.dynamic_dims.setdefault(placeholders[d.input].name, ())
-        info.dynamic_dims[placeholders[d.input].name] += (d.dim,)
-        info.dynamic_bounds[d.name] = (d.min, d.max)
         if isinstance(size, int):
             info.specialized[d.name] = size
             where = _first_use_as_constant(graph, size)
@@ -420,7 +417,3 @@ def load_spec(spec: str, shapes: list[str], dtypes: list[str]) -> tuple[Any, tup
         raise UsageError(f"{spec}: the factory returned no example inputs; pass --input-shape (e.g. 1,3,224,224)")
     return model, inputs
 
-
-def capture_spec(spec: str, options: Options, shapes: list[str], dtypes: list[str]) -> OpGraph:
-    """Load `spec`, build example inputs, capture. UsageError for anything the user must fix."""
-    return capture_torch(*load_spec(spec, shapes, dtypes), options, spec)

@@ -81,7 +81,7 @@ class WideDtype(GraphRule):
         if not any(_rated(v) for v in verdicts.values()):
             return
         for node, dtype in _origins(graph):
-            where = node.location or _first_use(graph, node)
+            where = node.location or graph.use_location(node)
             for target in ctx.targets:
                 verdict = verdicts[dtype, target]
                 if _rated(verdict):
@@ -116,10 +116,6 @@ def _origins(graph: OpGraph) -> Iterable[tuple[OpNode, str]]:
 
 def _asked_int64(node: OpNode) -> bool:
     return node.args.get("dtype") == "torch.int64"
-
-
-def _first_use(graph: OpGraph, node: OpNode):
-    return next((s.location for s in graph.successors(node) if s.location), None)
 
 
 def _message(node: OpNode, dtype: str, target: Target, verdict: Verdict) -> str:

@@ -6,7 +6,7 @@ from typing import Iterable
 
 from exportlint.config import DynamicDim
 from exportlint.engine.rule import Context, Example, Finding, GraphRule, Severity
-from exportlint.ir import Location, OpGraph
+from exportlint.ir import OpGraph
 from exportlint.targets import Target
 
 
@@ -66,7 +66,7 @@ class UnsupportedDynamicDim(GraphRule):
         for dim in ctx.options.dynamic:
             if dim.name in graph.capture.specialized or dim.input >= len(inputs):
                 continue  # came out static: EXL201 reports it
-            where = _first_use(graph, inputs[dim.input].name)
+            where = graph.use_location(inputs[dim.input])
             for target in ctx.targets:
                 problem = _problem(dim, target)
                 if problem:
@@ -88,6 +88,3 @@ def _problem(dim: DynamicDim, target: Target) -> tuple[Severity, str] | None:
                                 f"give a range (--dynamic {dim.input}:{dim.dim}={dim.name}:MIN..MAX)")
     return None
 
-
-def _first_use(graph: OpGraph, name: str) -> Location | None:
-    return next((s.location for s in graph.successors(graph.node(name)) if s.location), None)

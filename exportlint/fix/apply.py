@@ -198,16 +198,11 @@ def fix_model(spec: str, options: Options, output: Path, unsafe: bool = False, s
 def _fix_torch(spec, options, output, unsafe, shapes, dtypes, inputs_file, select) -> FixResult:
     import torch
 
-    from exportlint.capture.pytorch import capture_torch
-    from exportlint.capture.spec import call_factory, make_inputs
+    from exportlint.capture.pytorch import capture_torch, load_spec
     from exportlint.fix.measure import load_inputs, random_like
     from exportlint.fix.torch_passes import editable, torch_passes
 
-    model, inputs = call_factory(spec)
-    if shapes:
-        inputs = make_inputs(shapes, dtypes)
-    elif inputs is None:
-        raise UsageError(f"{spec}: the factory returned no example inputs; pass --input-shape (e.g. 1,3,224,224)")
+    model, inputs = load_spec(spec, shapes, dtypes)
     graph = capture_torch(model, inputs, options, spec)
     if not isinstance(graph.source, torch.export.ExportedProgram):
         raise UsageError(f"{spec}: graph fixes need a torch.export capture; it was captured with "

@@ -84,8 +84,6 @@ class CaptureInfo:
     attempts: list[tuple[str, str]] = field(default_factory=list)  # (method, one-line failure)
     failure_location: Location | None = None  # user line of the first failure
     training: bool = False  # model was in training mode when captured
-    dynamic_dims: dict[str, tuple[int, ...]] = field(default_factory=dict)  # input name -> dims
-    dynamic_bounds: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)  # dim name
     specialized: dict[str, int] = field(default_factory=dict)  # dim requested dynamic -> frozen value
     specialization_location: dict[str, Location] = field(default_factory=dict)
     opsets: dict[str, int] = field(default_factory=dict)  # ONNX models: domain -> opset imported
@@ -141,6 +139,11 @@ class OpGraph:
 
     def successors(self, node: OpNode) -> list[OpNode]:
         return [self.node(n) for n in self.nx.successors(node.name)]
+
+    def use_location(self, node: OpNode) -> Location | None:
+        """Where the first located consumer of `node` is written: graph inputs and ops without a user
+        frame (a tensor made inside torch) point there."""
+        return next((s.location for s in self.successors(node) if s.location), None)
 
     def predecessors(self, node: OpNode) -> list[OpNode]:
         return [self.node(n) for n in self.nx.predecessors(node.name)]
