@@ -3,10 +3,17 @@
 Methods, in order: torch.export (non-strict), torch.export (strict), torch.fx.symbolic_trace lowered to
 ATen by make_fx, torch.jit.trace. The first that works gives the graph; the failures of the earlier ones
 are kept in `CaptureInfo.attempts`, with the user's line where the exception names one.
+
+The TorchScript conversion paths (`torch.onnx.export(dynamo=False)`, `ct.convert` of a
+`torch.jit.trace` module) see another graph: `trace_graph` / `script_graph` capture it in the
+`torchscript` dialect (op names are node kinds such as `aten::relu_`). One converter,
+`graph_from_torchscript`, builds both those graphs and the ladder's `torch.jit.trace` fallback.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import traceback
 import warnings
@@ -305,10 +312,24 @@ def _schema_args(target) -> list[str]:
     return [a.name for a in schema.arguments] if schema is not None else []
 
 
-# --- torch.jit.trace -> OpGraph ----------------------------------------------------------------
+# --- TorchScript graph (torch.jit.trace / torch.jit.script) -> OpGraph -------------------------
 
 _JIT_DTYPES = {"Float": "float32", "Double": "float64", "Long": "int64", "Int": "int32", "Bool": "bool",
                "Half": "float16", "BFloat16": "bfloat16", "Byte": "uint8", "Char": "int8", "Short": "int16"}
+TORCHSCRIPT = "torchscript"  # dialect of graphs whose op names are TorchScript node kinds (`aten::relu_`)
+JIT_SCRIPT = "torch.jit.script"
+# TorchScript plumbing with no computation for a converter: values flow through them to their users.
+# Every other node kind, `prim::` ones included (`prim::PythonOp`, `prim::If`, `prim::Loop`), is an op.
+TORCHSCRIPT_BOOKKEEPING = frozenset({
+    "prim::Constant", "prim::ListConstruct", "prim::TupleConstruct", "prim::ListUnpack",
+    "prim::TupleUnpack", "prim::GetAttr", "prim::NumToTensor",
+})
+
+
+# c10::ScalarType codes, as TorchScript stores a dtype argument
+_SCALAR_TYPES = {0: "torch.uint8", 1: "torch.int8", 2: "torch.int16", 3: "torch.int32", 4: "torch.int64",
+                 5: "torch.float16", 6: "torch.float32", 7: "torch.float64", 9: "torch.complex64",
+                 10: "torch.complex128", 11: "torch.bool", 15: "torch.bfloat16"}
 
 
 def _jit_meta(value) -> TensorMeta:
@@ -320,38 +341,164 @@ def _jit_meta(value) -> TensorMeta:
     return TensorMeta(_JIT_DTYPES.get(dtype, dtype), tuple(sizes) if sizes is not None else None)
 
 
-def _jit(model, inputs, name: str, info: CaptureInfo) -> OpGraph:
+def _aten_packet(kind: str) -> str | None:
+    """The ladder's ATen dialect: `aten::relu_` -> `aten.relu_` (traces carry no overload); other
+    namespaces are dropped."""
+    return "aten." + kind.removeprefix("aten::") if kind.startswith("aten::") else None
+
+
+def _node_kind(kind: str) -> str | None:
+    """The TorchScript dialect: the node kind verbatim, bookkeeping nodes dropped."""
+    return None if kind in TORCHSCRIPT_BOOKKEEPING else kind
+
+
+def _jit_constant(value) -> Any:
+    """The constant a TorchScript value holds (prim::Constant, or a list/tuple of them), else _NOT_CONST."""
+    node = value.node()
+    if node.kind() == "prim::Constant":
+        try:
+            return _constant(value.toIValue())
+        except RuntimeError:  # e.g. a constant tensor or object
+            return _NOT_CONST
+    if node.kind() in ("prim::ListConstruct", "prim::TupleConstruct"):
+        return _constant([_jit_constant(v) for v in node.inputs()])
+    return _NOT_CONST
+
+
+def _jit_args(node) -> dict[str, Any]:
+    """The node's constant arguments, by schema argument name (positions without a schema)."""
     import torch
 
-    traced = torch.jit.trace(model, inputs, check_trace=False)
-    ts_graph = traced.inlined_graph
-    graph = OpGraph(name, "aten", info, source=traced)
-    producers: dict[Any, str] = {}
+    schema = node.schema()
+    params = torch._C.parse_schema(schema).arguments if schema != "(no schema)" else []
+    args = {}
+    for index, value in enumerate(node.inputs()):
+        constant = _jit_constant(value)
+        if constant is _NOT_CONST:
+            continue
+        if index < len(params) and "ScalarType" in str(params[index].real_type) and isinstance(constant, int):
+            constant = _SCALAR_TYPES.get(constant, constant)  # as torch.export writes it: "torch.float16"
+        args[params[index].name if index < len(params) else str(index)] = constant
+    if node.kind() == "prim::PythonOp":
+        args["name"] = node.pyname()
+    return args
+
+
+def _jit_module_path(node) -> str | None:
+    """`body.0` from the node's module hierarchy `body(Sequential).0(Linear)`."""
+    names = [n for n in re.findall(r"([^.()]+)\([^()]*\)", node.getModuleHierarchy()) if n != "UNKNOWN_INSTANCE"]
+    return ".".join(names) or None
+
+
+def graph_from_torchscript(ts_graph, name: str, info: CaptureInfo, source: Any, dialect: str,
+                           op_name: Callable[[str], str | None], module_types: dict[str, str]) -> OpGraph:
+    """Build the IR from a TorchScript graph (a traced or scripted module's `inlined_graph`).
+
+    `op_name` maps a node kind to the IR op name, or None for a node that only moves values (its
+    outputs then count as produced by whatever produced its inputs). Sub-blocks of prim::If /
+    prim::Loop are walked after their node (the block's parameters count as produced by it).
+    `module_types` maps a module path (`backbone.0`) to its class, for the nodes it ran."""
+    graph = OpGraph(name, dialect, info, source=source)
+    producers: dict[int, tuple[str, ...]] = {}
+
+    def sources(value) -> tuple[str, ...]:
+        return producers.get(value.unique(), ())
+
     for i, value in enumerate(list(ts_graph.inputs())[1:]):  # [0] is self
         node_name = f"input_{i}"
-        graph.add_node(OpNode(node_name, "input", "aten", NodeKind.INPUT, outputs=(_jit_meta(value),)))
-        producers[value.unique()] = node_name
-    for index, node in enumerate(ts_graph.nodes()):
-        kind = node.kind()
-        if not kind.startswith("aten::"):
-            continue
-        op = "aten." + kind.removeprefix("aten::")
-        scope = node.scopeName().replace("__module.", "", 1) or None
-        location, stack = locate(jit_frames(node.sourceRange()), _hints(op, scope))
-        node_name = f"{kind.replace('::', '_')}_{index}"
-        graph.add_node(OpNode(node_name, op, "aten", inputs=tuple(_jit_meta(v) for v in node.inputs()),
-                              outputs=tuple(_jit_meta(v) for v in node.outputs()), module=scope,
-                              location=location, stack=stack))
-        for arg_index, value in enumerate(node.inputs()):
-            if value.unique() in producers:
-                graph.add_edge(producers[value.unique()], node_name, _jit_meta(value), arg_index)
-        for value in node.outputs():
-            producers[value.unique()] = node_name
-    graph.add_node(OpNode("output", "output", "aten", NodeKind.OUTPUT))
+        graph.add_node(OpNode(node_name, "input", dialect, NodeKind.INPUT, outputs=(_jit_meta(value),)))
+        producers[value.unique()] = (node_name,)
+    count = 0
+
+    def walk(block_nodes) -> None:
+        nonlocal count
+        for node in block_nodes:
+            kind, index = node.kind(), count
+            count += 1
+            op = op_name(kind)
+            if op is None:
+                passed = tuple(dict.fromkeys(p for v in node.inputs() for p in sources(v)))
+                for value in node.outputs():
+                    producers[value.unique()] = passed
+                continue
+            scope = _jit_module_path(node)
+            where = node.sourceRange()  # a trace's Python stack, or a script's source excerpt
+            location, stack = locate(jit_frames(where) or frames_from_text(where), _hints(op, scope))
+            node_name = f"{kind.replace('::', '_')}_{index}"
+            graph.add_node(OpNode(
+                node_name, op, dialect, args=_jit_args(node),
+                inputs=tuple(_jit_meta(v) for v in node.inputs()),
+                outputs=tuple(_jit_meta(v) for v in node.outputs()),
+                module=scope, module_type=module_types.get(scope) if scope else None, location=location,
+                stack=stack))
+            for arg_index, value in enumerate(node.inputs()):
+                for src in sources(value):
+                    graph.add_edge(src, node_name, _jit_meta(value), arg_index)
+            for value in node.outputs():
+                producers[value.unique()] = (node_name,)
+            for block in node.blocks():
+                for value in block.inputs():
+                    producers[value.unique()] = (node_name,)
+                walk(block.nodes())
+
+    walk(ts_graph.nodes())
+    graph.add_node(OpNode("output", "output", dialect, NodeKind.OUTPUT))
     for index, value in enumerate(ts_graph.outputs()):
-        if value.unique() in producers:
-            graph.add_edge(producers[value.unique()], "output", _jit_meta(value), index)
+        for src in sources(value):
+            graph.add_edge(src, "output", _jit_meta(value), index)
     return graph
+
+
+def _module_types(model) -> dict[str, str]:
+    return {path: f"{type(m).__module__}.{type(m).__qualname__}" for path, m in model.named_modules()}
+
+
+@contextlib.contextmanager
+def _quiet_jit() -> Iterator[None]:
+    """Silence torch.jit while it traces or scripts: TracerWarnings, and the graphs and diffs it
+    prints (to Python's stdout/stderr)."""
+    with warnings.catch_warnings(), open(os.devnull, "w") as devnull, \
+            contextlib.redirect_stdout(devnull), contextlib.redirect_stderr(devnull):
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _traced(model, inputs):
+    import torch
+
+    with _quiet_jit():
+        return torch.jit.trace(model, inputs, check_trace=False)
+
+
+def _jit(model, inputs, name: str, info: CaptureInfo) -> OpGraph:
+    """The ladder's last fallback: the trace in the ATen dialect (packet names, `aten.relu_`)."""
+    traced = _traced(model, inputs)
+    return graph_from_torchscript(traced.inlined_graph, name, info, traced, "aten", _aten_packet,
+                                  _module_types(model))
+
+
+def trace_graph(model, inputs: tuple, name: str) -> OpGraph:
+    """The graph the TorchScript conversion paths see (`torch.onnx.export(dynamo=False)`,
+    `ct.convert(torch.jit.trace(...))`): `torch.jit.trace` of the model, op names the node kinds
+    (`aten::relu_`, `aten::_convolution`, `mylib::op`, `prim::PythonOp`)."""
+    traced = _traced(model, inputs)
+    info = CaptureInfo(method=JIT_TRACE, training=model.training)
+    return graph_from_torchscript(traced.inlined_graph, name, info, traced, TORCHSCRIPT, _node_kind,
+                                  _module_types(model))
+
+
+def script_graph(model, name: str) -> OpGraph:
+    """`torch.jit.script` of the model in the TorchScript dialect: control flow stays as prim::If /
+    prim::Loop nodes (their blocks' ops follow them); no example inputs, so shapes are unknown. A
+    script's source ranges name only the innermost frame: ops inside torch.nn modules get no user
+    location (their module path says where they are)."""
+    import torch
+
+    with _quiet_jit():
+        scripted = torch.jit.script(model)
+    info = CaptureInfo(method=JIT_SCRIPT, training=model.training)
+    return graph_from_torchscript(scripted.inlined_graph, name, info, scripted, TORCHSCRIPT, _node_kind,
+                                  _module_types(model))
 
 
 # --- a second capture at other input sizes ----------------------------------------------------

@@ -80,8 +80,15 @@ def available_tables() -> list[dict[str, Any]]:
 
 
 def candidate_keys(op: str) -> list[str]:
-    """Table keys to try for an op: exact overload, in-place → functional, then the packet name."""
+    """Table keys to try for an op: exact overload, in-place → functional, then the packet name.
+    A TorchScript node kind (`aten::relu_`, torchscript tables): exact, then in-place → functional
+    (`aten::relu`); dunder names (`aten::__and__`) are not in-place."""
     keys = [op]
+    namespace, sep, kind = op.partition("::")
+    if sep:
+        if kind.endswith("_") and not kind.endswith("__"):
+            keys.append(f"{namespace}::{kind[:-1]}")
+        return keys
     parts = op.split(".")
     if len(parts) >= 3 and parts[0] == "aten":
         name, overload = parts[1], ".".join(parts[2:])
