@@ -32,9 +32,20 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--with-models", action="store_true",
                        help="with .py files: also capture the [[tool.exportlint.models]] defined in them "
                             "(a pre-commit hook's args)")
-    check.add_argument("--confirm", action="store_true",
-                       help="also run the real converters (those installed) on PyTorch models and report "
-                            "where they disagree with the static verdict")
+    decide = check.add_mutually_exclusive_group()
+    decide.add_argument("--confirm", action="store_const", const="confirm", dest="decide",
+                        help="run every installed converter on each conversion path of PyTorch models: "
+                             "their answer is the verdict (slow: seconds to minutes per converter)")
+    decide.add_argument("--static", action="store_const", const="static", dest="decide",
+                        help="decide from the support tables only (default: the ONNX paths are also "
+                             "decided by running their translation, a few seconds)")
+    check.add_argument("--script", action="store_true",
+                       help="the TorchScript paths (torch.onnx dynamo=False, Core ML trace) convert "
+                            "torch.jit.script(model) instead of a trace (automatic when torch.export "
+                            "stops at a branch on a tensor's value)")
+    check.add_argument("--require-default-path", action="store_true",
+                       help="a target counts as exportable only through its converter's default path "
+                            "(torch.onnx dynamo, Core ML from an ExportedProgram)")
     check.add_argument("--format", choices=FORMATS, default="text")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when a target is blocked")
 
@@ -100,6 +111,9 @@ def _options(args, config=None):
 
     opts = _selection((config or Config()).options(), args)
     opts.train = opts.train or args.train
+    opts.decide = getattr(args, "decide", None) or opts.decide
+    opts.require_default_path = opts.require_default_path or getattr(args, "require_default_path", False)
+    opts.script = opts.script or getattr(args, "script", False)
     opts.recapture = not args.no_recapture
     check_normalisation(args.mean, args.std, "--mean/--std")
     if args.mean is not None:
@@ -144,7 +158,7 @@ def cmd_check(args) -> int:
     sources = [Path(s) for s in args.specs if is_source_path(s)]
     specs = [s for s in args.specs if not is_source_path(s)]
     if args.specs:
-        report = check_specs(specs, options, args.input_shape, args.input_dtype, confirm=args.confirm)
+        report = check_specs(specs, options, args.input_shape, args.input_dtype)
         if sources:
             from exportlint.run import check_models, check_sources, models_in
 

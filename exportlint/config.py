@@ -72,6 +72,11 @@ class Options:
     train: bool = False  # capture in training mode (normally eval)
     recapture: bool = True  # capture again at other input sizes to find frozen sizes (EXL201)
     per_file_ignores: list[PerFileIgnore] = field(default_factory=list)
+    # What may decide a conversion path besides the tables (`exportlint.decide`): "static" (tables
+    # only), "auto" (also the ONNX paths' own translation), "confirm" (every installed converter).
+    decide: str = "auto"
+    require_default_path: bool = False  # a target counts as exportable only through its default path
+    script: bool = False  # the TorchScript paths convert torch.jit.script's module, not a trace
 
     def enabled(self, code: str) -> bool:
         """`code` passes select (empty = ALL) and ignore, by code or prefix."""
@@ -141,10 +146,14 @@ class Config:
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
     train: bool = False
+    decide: str = "auto"
+    require_default_path: bool = False
+    script: bool = False
 
     def options(self) -> Options:
         opts = Options(select=list(self.select), ignore=list(self.ignore), mean=self.mean, std=self.std,
-                       train=self.train, per_file_ignores=list(self.per_file_ignores))
+                       train=self.train, per_file_ignores=list(self.per_file_ignores), decide=self.decide,
+                       require_default_path=self.require_default_path, script=self.script)
         if self.targets:
             opts.targets = list(self.targets)
         return opts
@@ -192,6 +201,11 @@ def load_config(path: Path | None) -> Config:
     cfg.ignore = reader.codes(table, "ignore")
     cfg.mean, cfg.std = reader.normalisation(table)
     cfg.train = reader.typed(table, "train", bool, "a boolean", False)
+    cfg.decide = reader.typed(table, "decide", str, f"one of {', '.join(DECIDE_MODES)}", "auto")
+    if cfg.decide not in DECIDE_MODES:
+        raise reader.fail("decide", f"one of {', '.join(DECIDE_MODES)}", cfg.decide)
+    cfg.require_default_path = reader.typed(table, "require-default-path", bool, "a boolean", False)
+    cfg.script = reader.typed(table, "script", bool, "a boolean", False)
     pfi = reader.typed(table, "per-file-ignores", dict, "a table of glob = [codes]", {})
     for pattern, codes in pfi.items():
         codes = reader.codes({pattern: codes}, pattern, f"per-file-ignores.{pattern!r}")
@@ -202,7 +216,9 @@ def load_config(path: Path | None) -> Config:
     return cfg
 
 
-_TOP_KEYS = ("targets", "select", "ignore", "per-file-ignores", "models", "mean", "std", "train")
+_TOP_KEYS = ("targets", "select", "ignore", "per-file-ignores", "models", "mean", "std", "train", "decide",
+             "require-default-path", "script")
+DECIDE_MODES = ("static", "auto", "confirm")
 _MODEL_KEYS = ("spec", "input-shapes", "input-dtypes", "dynamic", "targets", "mean", "std", "train")
 
 

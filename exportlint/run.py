@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Sequence
 
 from exportlint.config import ModelEntry, Options
 from exportlint.engine.engine import graph_rules, run_rules
@@ -13,14 +13,20 @@ from exportlint.engine.rule import Context, Finding
 from exportlint.ir import OpGraph
 from exportlint.report import Report
 from exportlint.suppress import apply_suppressions, graph_scope
+from exportlint.targets import TRACE_GRAPH
+from exportlint.verdict import settle
+
+if TYPE_CHECKING:
+    from exportlint.decide import Decision, Subject
 
 
-def check_graph(graph: OpGraph, options: Options, report: Report) -> None:
+def check_graph(graph: OpGraph, options: Options, report: Report, decisions: Sequence[Decision] = ()) -> None:
     rules = graph_rules(select(all_rules(), options), graph.dialect)
-    findings = run_rules(graph, rules, Context(options.targets, options))
+    findings = run_rules(graph, rules, Context(options.targets, options, list(decisions)))
     findings = _link_source_fixes(findings, {r.code: r.source_fix for r in rules if r.source_fix})
     findings = apply_suppressions(findings, options, graph_scope(graph), graph.model, ran=rules)
-    report.add(graph.model, graph.capture, options.targets, findings)
+    findings = settle(findings, options.targets, graph.dialect, decisions, options.require_default_path)
+    report.add(graph.model, graph.capture, options.targets, findings, graph.dialect, decisions)
 
 
 def _link_source_fixes(findings: list[Finding], source_codes: dict[str, str]) -> list[Finding]:
@@ -50,10 +56,10 @@ def check_sources(paths: list[Path], options: Options, report: Report) -> None:
         report.add(str(path), None, [], mine)
 
 
-def capture(spec: str, options: Options, shapes: list[str], dtypes: list[str], confirm: bool = False
-            ) -> tuple[OpGraph, Callable[[Report], list] | None]:
+def capture(spec: str, options: Options, shapes: list[str], dtypes: list[str]
+            ) -> tuple[OpGraph, Subject | None]:
     """The graph of one SPEC, by front end: an .onnx file, a TensorFlow/Keras model, or PyTorch; and,
-    with `confirm`, a function running the real converters on the PyTorch model."""
+    for PyTorch, what the real converters would convert (`decide`)."""
     from exportlint.capture.onnx_file import is_onnx_spec
     from exportlint.capture.tensorflow import is_tf_spec
 
@@ -65,34 +71,39 @@ def capture(spec: str, options: Options, shapes: list[str], dtypes: list[str], c
         from exportlint.capture.tensorflow import capture_tf
 
         return capture_tf(spec, options), None
-    from exportlint.capture.pytorch import capture_torch, load_spec
+    from exportlint.capture.pytorch import capture_torch, capture_trace, data_dependent_branch, load_spec
+    from exportlint.decide import Subject
 
     model, inputs = load_spec(spec, shapes, dtypes)
     graph = capture_torch(model, inputs, options, spec)
-    if not confirm:
-        return graph, None
-    from exportlint.confirm import confirm as run_converters
+    if any(p.graph == TRACE_GRAPH for t in options.targets for p in t.paths("aten")):
+        capture_trace(graph, model, inputs, script=options.script or data_dependent_branch(graph.capture))
+    program = graph.source if graph.capture.method.startswith("torch.export") else None
+    traced = graph.capture.traced
+    return graph, Subject(model, inputs, program, traced.source if traced is not None else None)
 
-    return graph, lambda report: run_converters(model, inputs, options.targets, report)
 
-
-def check_specs(specs: list[str], options: Options, shapes: list[str], dtypes: list[str],
-                confirm: bool = False) -> Report:
+def check_specs(specs: list[str], options: Options, shapes: list[str], dtypes: list[str]) -> Report:
     report = Report()
     for spec in specs:
-        graph, converters = capture(spec, options, shapes, dtypes, confirm)
-        check_graph(graph, options, report)
-        if converters is not None:
-            report.models[-1].confirmations = converters(report)
+        check_model(spec, options, shapes, dtypes, report)
     return report
+
+
+def check_model(spec: str, options: Options, shapes: list[str], dtypes: list[str], report: Report) -> None:
+    """Capture one SPEC, decide what the tables cannot (`options.decide`), run the rules."""
+    from exportlint.decide import decide
+
+    graph, subject = capture(spec, options, shapes, dtypes)
+    decisions = decide(subject, options.targets, options.decide) if subject and graph.capture.ok else []
+    check_graph(graph, options, report, decisions)
 
 
 def check_models(models: list[ModelEntry], options: Options, report: Report | None = None) -> Report:
     """The `[[tool.exportlint.models]]` of the config, each with its own shapes and overrides."""
     report = report if report is not None else Report()
     for entry in models:
-        opts = entry.options(options)
-        check_graph(capture(entry.spec, opts, entry.input_shapes, entry.input_dtypes)[0], opts, report)
+        check_model(entry.spec, entry.options(options), entry.input_shapes, entry.input_dtypes, report)
     return report
 
 

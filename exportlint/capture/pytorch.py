@@ -487,6 +487,27 @@ def trace_graph(model, inputs: tuple, name: str) -> OpGraph:
                                   _module_types(model))
 
 
+def capture_trace(graph: OpGraph, model, inputs: tuple, script: bool = False) -> None:
+    """Record the TorchScript paths' graph in `graph.capture.traced`, or why it failed. With `script`,
+    `torch.jit.script` first (it keeps data-dependent control flow that tracing freezes), then
+    tracing if scripting fails."""
+    ways = ([lambda: script_graph(model, graph.model)] if script else []) + [
+        lambda: trace_graph(model, inputs, graph.model)]
+    for way in ways:
+        try:
+            graph.capture.traced = way()
+            return
+        except Exception as exc:  # noqa: BLE001 - a failed capture blocks the TorchScript paths (EXL001)
+            graph.capture.trace_error = _summary(exc)
+            graph.capture.trace_failure_location = _failure_location(exc)
+
+
+def data_dependent_branch(info: CaptureInfo) -> bool:
+    """torch.export stopped at control flow on a tensor's value: tracing would freeze the branch."""
+    return any(m.startswith("torch.export") and ("data-dependent" in why.lower() or "data dependent" in why.lower())
+               for m, why in info.attempts)
+
+
 def script_graph(model, name: str) -> OpGraph:
     """`torch.jit.script` of the model in the TorchScript dialect: control flow stays as prim::If /
     prim::Loop nodes (their blocks' ops follow them); no example inputs, so shapes are unknown. A

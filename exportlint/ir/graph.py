@@ -90,6 +90,10 @@ class CaptureInfo:
     # The same model captured again with some input dims doubled (`capture_resized`): constants that
     # differ between the two graphs were computed from input sizes and frozen at capture.
     resized: "OpGraph | None" = None
+    # The model as the TorchScript conversion paths see it (torch.jit.trace), or why it failed.
+    traced: "OpGraph | None" = None
+    trace_error: str | None = None
+    trace_failure_location: Location | None = None
 
 
 class OpGraph:

@@ -9,6 +9,8 @@ from typing import Sequence
 from exportlint.engine.rule import Finding, Severity
 from exportlint.ir import CaptureInfo
 from exportlint.targets import Target
+from exportlint.decide import Decision
+from exportlint.verdict import PathVerdict, path_verdicts
 
 JSON_SCHEMA_VERSION = 1
 
@@ -16,9 +18,11 @@ JSON_SCHEMA_VERSION = 1
 @dataclass(frozen=True)
 class TargetSummary:
     target: str
-    exportable: bool
+    exportable: bool  # some conversion path works
     errors: int
     warnings: int
+    default_path_exportable: bool = True
+    paths: list[PathVerdict] = field(default_factory=list)  # default path first
 
 
 @dataclass
@@ -26,7 +30,7 @@ class ModelReport:
     model: str
     capture: CaptureInfo | None  # None for source-only checks
     targets: list[TargetSummary] = field(default_factory=list)
-    confirmations: list = field(default_factory=list)  # exportlint.confirm.Confirmation, with --confirm
+    confirmations: list[Decision] = field(default_factory=list)  # paths run by a real converter
 
 
 @dataclass
@@ -35,19 +39,24 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
 
     def add(self, model: str, capture: CaptureInfo | None, targets: Sequence[Target],
-            findings: list[Finding]) -> None:
+            findings: list[Finding], dialect: str = "aten", decisions: Sequence[Decision] = ()) -> None:
         summaries = []
-        for target in map(str, targets):
-            mine = [f for f in findings if f.target in (None, target)]
+        for target in targets:
+            mine = [f for f in findings if f.target in (None, str(target))]
             errors = sum(f.severity is Severity.ERROR for f in mine)
             warnings = sum(f.severity is Severity.WARNING for f in mine)
-            summaries.append(TargetSummary(target, errors == 0, errors, warnings))
-        self.models.append(ModelReport(model, capture, summaries))
+            paths = path_verdicts(findings, target, dialect, decisions)
+            summaries.append(TargetSummary(str(target), any(p.exportable for p in paths), errors, warnings,
+                                           paths[0].exportable, paths))
+        self.models.append(ModelReport(model, capture, summaries, list(decisions)))
         self.findings.extend(findings)
 
     @property
     def blocking(self) -> bool:
-        return any(f.severity is Severity.ERROR for f in self.findings)
+        """A target with no working path, or an error that `verdict.settle` kept (a demanded default
+        path, or a finding about every path)."""
+        return (any(f.severity is Severity.ERROR for f in self.findings)
+                or any(not t.exportable for m in self.models for t in m.targets))
 
     @property
     def failed(self) -> bool:

@@ -180,8 +180,8 @@ def conversion_path(dialect: str, family: str) -> list[tuple[str, str, str]]:
 
 def _direct(op: str, target: Target, dialect: str, args: dict[str, Any] | None = None) -> Verdict:
     table = load_table(dialect, target.family)
-    if table is None:
-        return Verdict(Status.UNKNOWN, reason=f"no {dialect}-{target.family} table")
+    if table is None:  # no generated table: nothing is decided, nothing is known to fail
+        return Verdict(Status.UNVERIFIED, reason=f"no {dialect}-{target.family} table")
     return _verdict(_entry(table, op, target.version, args))
 
 
