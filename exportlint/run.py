@@ -12,15 +12,17 @@ from exportlint.engine.registry import all_rules, select
 from exportlint.engine.rule import Context, Finding
 from exportlint.ir import OpGraph
 from exportlint.report import Report
-from exportlint.suppress import apply_suppressions, graph_scope
+from exportlint.suppress import apply_suppressions, graph_scope, suppressed_by
 
 
-def check_graph(graph: OpGraph, options: Options, report: Report) -> None:
+def check_graph(graph: OpGraph, options: Options, report: Report) -> list[Finding]:
+    """Add the graph's findings to `report`; returns those a comment or per-file-ignores suppressed."""
     rules = graph_rules(select(all_rules(), options), graph.dialect)
     findings = run_rules(graph, rules, Context(options.targets, options))
     findings = _link_source_fixes(findings, {r.code: r.source_fix for r in rules if r.source_fix})
-    findings = apply_suppressions(findings, options, graph_scope(graph), graph.model, ran=rules)
-    report.add(graph.model, graph.capture, options.targets, findings)
+    report.add(graph.model, graph.capture, options.targets,
+               apply_suppressions(findings, options, graph_scope(graph), graph.model, ran=rules))
+    return [f for f in findings if suppressed_by(f, options) is not None]
 
 
 def _link_source_fixes(findings: list[Finding], source_codes: dict[str, str]) -> list[Finding]:

@@ -71,24 +71,35 @@ def fix_files(
     paths: list[Path], unsafe: bool = False, diff: bool = False, options: "Options | None" = None
 ) -> FixReport:
     """Apply safe fixes (and unsafe ones with `unsafe`) to `paths`; with `diff`, write nothing."""
+    from exportlint.config import Options
+    from exportlint.suppress import apply_suppressions, suppressed_by
+
+    options = options or Options()
     allowed = {Applicability.SAFE} | ({Applicability.UNSAFE} if unsafe else set())
     rules = source_rules(options)
+
+    def unsuppressed(findings: list[Finding], data: bytes | None = None) -> list[Finding]:
+        """What `check` would report of `findings` (its EXL002 aside): `data` is the fixed text."""
+        return apply_suppressions(findings, options, {}, ran=rules, sources={str(path): data} if data else {})
+
     files = []
     for path in python_files(paths):
         checked = check_file(path, rules)
         if checked.unit is None:  # skipped (nothing to match), or a parse error: the only finding
-            refused = [f"{f.location}: {f.message}; file left unchanged" for f in checked.findings]
-            files.append(FileFix(path, remaining=checked.findings, refused=next(iter(refused), None)))
+            remaining = unsuppressed(checked.findings)
+            refused = [f"{f.location}: {f.message}; file left unchanged" for f in remaining]
+            files.append(FileFix(path, remaining=remaining, refused=next(iter(refused), None)))
             continue
         from exportlint.source.visit import apply_rewrites
 
-        edits = [e for e in checked.unit.edits if e.finding.fix.applicability in allowed]
+        edits = [e for e in checked.unit.edits if e.finding.fix.applicability in allowed
+                 and suppressed_by(e.finding, options) is None]
         fixed = apply_rewrites(checked.unit.module, {id(e.node): e.rewrite for e in edits})
-        result = FileFix(path, remaining=checked.findings)
+        result = FileFix(path, remaining=unsuppressed(checked.findings))
         before, after = checked.unit.module.code, fixed.code
         if after != before:
             result.applied = [_applied(e.finding) for e in edits]
-            result.remaining = check_source(fixed.bytes, str(path), rules).findings
+            result.remaining = unsuppressed(check_source(fixed.bytes, str(path), rules).findings, fixed.bytes)
             result.diff = "".join(
                 difflib.unified_diff(
                     before.splitlines(keepends=True),
