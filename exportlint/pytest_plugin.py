@@ -34,19 +34,19 @@ def assert_exportable(model: Any, example_inputs: Any, targets: Sequence[str] | 
     exports to all `targets`. `confirm` (default: `--exportlint-confirm`) also runs the real converters:
     a converter failure fails the assertion too. Returns the report for further assertions."""
     from exportlint.capture.pytorch import capture_torch
-    from exportlint.config import find_config, load_config
+    from exportlint.config import check_codes, check_targets, find_config, load_config
     from exportlint.report import Report
     from exportlint.report.text import finding_line
     from exportlint.run import check_graph
-    from exportlint.targets import parse_target
 
     __tracebackhide__ = True
     options = load_config(find_config()).options()
     if targets is not None:
-        options.targets = list(dict.fromkeys(parse_target(t) for t in ([targets] if isinstance(targets, str) else targets)))
-    options.ignore += list(ignore)
+        options.targets = check_targets([targets] if isinstance(targets, str) else targets,
+                                        "assert_exportable targets")
+    options.ignore += check_codes(ignore, "assert_exportable ignore")
     if select:
-        options.select = list(select)
+        options.select = check_codes(select, "assert_exportable select")
     inputs = example_inputs if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
     name = name or type(model).__name__
     report = Report()

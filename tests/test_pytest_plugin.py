@@ -119,3 +119,33 @@ def test_confirmation_records_agreement():
     assert onnx.converted and onnx.disagrees and "produced onnx:17" in onnx.detail
     assert "may be conservative" in onnx.line()
     assert trt.converted is None and not trt.disagrees
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"select": ["EXL-101"]}, "assert_exportable select 'EXL-101' is not a rule code or prefix"),
+    ({"ignore": ["FOO1"]}, "assert_exportable ignore 'FOO1' is not a rule code or prefix"),
+    ({"select": ["EXL9"]}, "assert_exportable select 'EXL9' matches no rule"),
+    ({"targets": []}, "assert_exportable targets: no target given"),
+])
+def test_bad_codes_and_targets_are_rejected_as_on_the_command_line(kwargs, message):
+    import torch
+
+    from exportlint.errors import UsageError
+    from exportlint.pytest_plugin import assert_exportable
+
+    with pytest.raises(UsageError) as err:
+        assert_exportable(torch.nn.ReLU(), (torch.ones(2),), **kwargs)
+    assert str(err.value).startswith(message) and "\n" not in str(err.value)
+
+
+def test_lower_case_codes_select_as_on_the_command_line():
+    import torch
+
+    from exportlint.pytest_plugin import NotExportable, assert_exportable
+
+    class Gate(torch.nn.Module):
+        def forward(self, x):
+            return torch.relu(x) if x.sum() > 0 else -x
+
+    with pytest.raises(NotExportable, match="EXL001"):
+        assert_exportable(Gate(), (torch.ones(2, 3),), select=["exl0"])
