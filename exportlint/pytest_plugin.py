@@ -16,7 +16,10 @@ the real converters and reports where they disagree with the static verdict.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import contextlib
+import io
+import logging
+from typing import Any, Iterator, Sequence
 
 import pytest
 
@@ -50,12 +53,14 @@ def assert_exportable(model: Any, example_inputs: Any, targets: Sequence[str] | 
     inputs = example_inputs if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
     name = name or type(model).__name__
     report = Report()
-    check_graph(capture_torch(model, tuple(inputs), options, name), options, report)
     confirmations = []
-    if _CONFIRM[-1] if confirm is None else confirm:
-        from exportlint.confirm import confirm as run_converters
+    with _quiet(), _modes_kept(model):
+        check_graph(capture_torch(model, tuple(inputs), options, name), options, report)
+        if _CONFIRM[-1] if confirm is None else confirm:
+            from exportlint.confirm import confirm as run_converters
 
-        confirmations = run_converters(model, tuple(inputs), options.targets, report)
+            confirmations = report.models[-1].confirmations = run_converters(model, tuple(inputs),
+                                                                             options.targets, report)
     failed = [c.target for c in confirmations if c.converted is False]
     if report.blocking or failed:
         blocked = list(dict.fromkeys([t.target for m in report.models for t in m.targets if not t.exportable]
@@ -68,6 +73,33 @@ def assert_exportable(model: Any, example_inputs: Any, targets: Sequence[str] | 
             lines += ["real converters:"] + [f"  {c.line()}" for c in confirmations]
         raise NotExportable("\n".join(lines))
     return report
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """torch logs and prints its capture attempts (trace artifacts, graph dumps): a failure shows the
+    findings only."""
+    disabled = logging.root.manager.disable
+    trace = logging.getLogger("torch.__trace")  # torch makes it ignore logging.disable
+    trace_disabled, trace.disabled = trace.disabled, True
+    logging.disable(logging.CRITICAL)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        logging.disable(disabled)
+        trace.disabled = trace_disabled
+
+
+@contextlib.contextmanager
+def _modes_kept(model: Any) -> Iterator[None]:
+    """The capture sets train/eval: give each submodule of the caller's model its own flag back."""
+    modes = [(m, m.training) for m in model.modules()]
+    try:
+        yield
+    finally:
+        for module, training in modes:
+            module.training = training
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
