@@ -106,8 +106,7 @@ def _floats(text: str) -> tuple[float, ...]:
 def _options(args, config=None):
     """Options from the config (if any), then the command line on top: --target, --select, --mean/--std
     and --dynamic replace the config's; --ignore adds to its ignore list."""
-    from exportlint.config import Config, check_normalisation, parse_dynamic
-    from exportlint.targets import parse_target
+    from exportlint.config import Config, check_normalisation, check_targets, parse_dynamic
 
     opts = _selection((config or Config()).options(), args)
     opts.train = opts.train or args.train
@@ -120,7 +119,7 @@ def _options(args, config=None):
         opts.mean, opts.std = args.mean, args.std
     opts.dynamic = [parse_dynamic(d) for d in args.dynamic]
     if args.target:
-        opts.targets = list(dict.fromkeys(parse_target(t) for t in args.target))
+        opts.targets = check_targets(args.target, "--target")
     return opts
 
 

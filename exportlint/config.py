@@ -12,7 +12,7 @@ import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from exportlint.errors import UsageError
 from exportlint.targets import Target, parse_target
@@ -91,15 +91,33 @@ def _matches(code: str, prefixes: Iterable[str]) -> bool:
 
 
 def check_codes(codes: Iterable[str], where: str) -> list[str]:
-    """Upper-cased codes or prefixes; UsageError for one that is malformed or matches no rule."""
+    """Upper-cased codes or prefixes; UsageError for one that is malformed or matches no rule. The one
+    validator of every place codes are read: --select/--ignore, [tool.exportlint], the pytest plugin."""
     from exportlint.engine.registry import all_rules
 
-    out = [c.strip().upper() for c in codes]
-    for code in out:
-        if not _CODE.match(code) or not any(_matches(known, [code]) for known in all_rules()):
-            raise UsageError(f"{where} {code!r} matches no rule (codes look like EXL101, prefixes like "
-                             "EXL2, or ALL; `exportlint rules` lists them)")
+    out = []
+    for raw in codes:
+        code = raw.strip().upper()
+        if not _CODE.match(code):
+            raise UsageError(f"{where} {raw!r} is not a rule code or prefix (codes look like EXL101, "
+                             "prefixes like EXL2, or ALL)")
+        if not any(_matches(known, [code]) for known in all_rules()):
+            raise UsageError(f"{where} {raw!r} matches no rule (`exportlint rules` lists them)")
+        out.append(code)
     return out
+
+
+def check_targets(texts: Iterable[str], where: str) -> list[Target]:
+    """The targets named by `texts`, without repeats; UsageError for none or an unknown one."""
+    targets = []
+    for text in texts:
+        try:
+            targets.append(parse_target(text))
+        except UsageError as exc:
+            raise UsageError(f"{where}: {exc}") from None
+    if not targets:
+        raise UsageError(f"{where}: no target given (e.g. onnx:17)")
+    return list(dict.fromkeys(targets))
 
 
 def check_normalisation(mean: tuple[float, ...] | None, std: tuple[float, ...] | None, where: str) -> None:
@@ -290,13 +308,12 @@ class _Reader:
         value = table.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise self.fail(label, 'a list of rule codes or prefixes like ["EXL1", "EXL203"]', value)
-        bad = [v for v in value if not _CODE.match(v)]
-        if bad:
-            raise self.fail(label, 'rule codes or prefixes like "EXL101", "EXL2" or "ALL"', bad[0])
-        return value
+        return check_codes(value, f"{self.path}: {self.where} {label}")
 
     def targets(self, table: dict[str, Any], key: str) -> list[Target]:
-        return list(dict.fromkeys(self._each(table, key, parse_target)))
+        if key not in table:
+            return []
+        return check_targets(self.strings(table, key), f"{self.path}: {self.where} {key}")
 
     def normalisation(self, table: dict[str, Any]) -> tuple[tuple[float, ...] | None, tuple[float, ...] | None]:
         mean, std = (self._floats(table, k) for k in ("mean", "std"))
@@ -310,12 +327,3 @@ class _Reader:
         if not value or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
             raise self.fail(key, "a non-empty list of numbers", value)
         return tuple(float(v) for v in value)
-
-    def _each(self, table: dict[str, Any], key: str, parse: Callable[[str], Any]) -> list[Any]:
-        out = []
-        for text in self.strings(table, key):
-            try:
-                out.append(parse(text))
-            except UsageError as exc:
-                raise UsageError(f"{self.path}: {self.where} {key}: {exc}") from None
-        return out

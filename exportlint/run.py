@@ -12,7 +12,7 @@ from exportlint.engine.registry import all_rules, select
 from exportlint.engine.rule import Context, Finding
 from exportlint.ir import OpGraph
 from exportlint.report import Report
-from exportlint.suppress import apply_suppressions, graph_scope
+from exportlint.suppress import apply_suppressions, graph_scope, suppressed_by
 from exportlint.targets import TRACE_GRAPH
 from exportlint.verdict import settle
 
@@ -20,13 +20,16 @@ if TYPE_CHECKING:
     from exportlint.decide import Decision, Subject
 
 
-def check_graph(graph: OpGraph, options: Options, report: Report, decisions: Sequence[Decision] = ()) -> None:
+def check_graph(graph: OpGraph, options: Options, report: Report, decisions: Sequence[Decision] = ()
+                ) -> list[Finding]:
+    """Add the graph's findings to `report`; returns those a comment or per-file-ignores suppressed."""
     rules = graph_rules(select(all_rules(), options), graph.dialect)
     findings = run_rules(graph, rules, Context(options.targets, options, list(decisions)))
     findings = _link_source_fixes(findings, {r.code: r.source_fix for r in rules if r.source_fix})
-    findings = apply_suppressions(findings, options, graph_scope(graph), graph.model, ran=rules)
-    findings = settle(findings, options.targets, graph.dialect, decisions, options.require_default_path)
-    report.add(graph.model, graph.capture, options.targets, findings, graph.dialect, decisions)
+    kept = apply_suppressions(findings, options, graph_scope(graph), graph.model, ran=rules)
+    kept = settle(kept, options.targets, graph.dialect, decisions, options.require_default_path)
+    report.add(graph.model, graph.capture, options.targets, kept, graph.dialect, decisions)
+    return [f for f in findings if suppressed_by(f, options) is not None]
 
 
 def _link_source_fixes(findings: list[Finding], source_codes: dict[str, str]) -> list[Finding]:
@@ -71,11 +74,17 @@ def capture(spec: str, options: Options, shapes: list[str], dtypes: list[str]
         from exportlint.capture.tensorflow import capture_tf
 
         return capture_tf(spec, options), None
-    from exportlint.capture.pytorch import capture_torch, capture_trace, data_dependent_branch, load_spec
+    from exportlint.capture.pytorch import load_spec
+
+    return capture_module(*load_spec(spec, shapes, dtypes), spec, options)
+
+
+def capture_module(model, inputs: tuple, name: str, options: Options) -> tuple[OpGraph, Subject]:
+    """A PyTorch model's graph, with the TorchScript paths' graph when a target needs it."""
+    from exportlint.capture.pytorch import capture_torch, capture_trace, data_dependent_branch
     from exportlint.decide import Subject
 
-    model, inputs = load_spec(spec, shapes, dtypes)
-    graph = capture_torch(model, inputs, options, spec)
+    graph = capture_torch(model, inputs, options, name)
     if any(p.graph == TRACE_GRAPH for t in options.targets for p in t.paths("aten")):
         capture_trace(graph, model, inputs, script=options.script or data_dependent_branch(graph.capture))
     program = graph.source if graph.capture.method.startswith("torch.export") else None
@@ -91,10 +100,13 @@ def check_specs(specs: list[str], options: Options, shapes: list[str], dtypes: l
 
 
 def check_model(spec: str, options: Options, shapes: list[str], dtypes: list[str], report: Report) -> None:
-    """Capture one SPEC, decide what the tables cannot (`options.decide`), run the rules."""
+    check_captured(*capture(spec, options, shapes, dtypes), options, report)
+
+
+def check_captured(graph: OpGraph, subject: Subject | None, options: Options, report: Report) -> None:
+    """Decide what the tables cannot (`options.decide`: real translations, converters), run the rules."""
     from exportlint.decide import decide
 
-    graph, subject = capture(spec, options, shapes, dtypes)
     decisions = decide(subject, options.targets, options.decide) if subject and graph.capture.ok else []
     check_graph(graph, options, report, decisions)
 

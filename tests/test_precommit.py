@@ -73,7 +73,8 @@ class Head(torch.nn.Module):
 """
 
 
-def test_commit_fails_with_the_finding_then_passes_after_the_fix(tmp_path, env):
+def _project(tmp_path: Path, env: dict, files: dict[str, str]) -> Path:
+    """A git project using both hooks at the hooks repository's commit, with `files` staged."""
     hooks, rev = _hooks_repo(tmp_path, env)
     project = tmp_path / "project"
     project.mkdir()
@@ -81,10 +82,16 @@ def test_commit_fails_with_the_finding_then_passes_after_the_fix(tmp_path, env):
     (project / ".pre-commit-config.yaml").write_text(
         f"repos:\n- repo: {hooks}\n  rev: {rev}\n  hooks:\n  - id: exportlint\n  - id: exportlint-fix\n"
     )
-    (project / "model.py").write_text(MODEL)
-    (project / "README.md").write_text("torch.float64 here is not Python: not checked\n")
+    for name, text in files.items():
+        (project / name).write_text(text)
     subprocess.run([PRE_COMMIT, "install"], cwd=project, env=env, check=True, capture_output=True)
     _git(project, "add", ".", env=env)
+    return project
+
+
+def test_commit_fails_with_the_finding_then_passes_after_the_fix(tmp_path, env):
+    project = _project(tmp_path, env, {"model.py": MODEL,
+                                       "README.md": "torch.float64 here is not Python: not checked\n"})
 
     first = _git(project, "commit", "-m", "add model", env=env, check=False)
     output = first.stdout + first.stderr
@@ -99,3 +106,16 @@ def test_commit_fails_with_the_finding_then_passes_after_the_fix(tmp_path, env):
     assert second.returncode == 0, second.stdout + second.stderr
     assert "exportlint (source-only export checks)...." in second.stdout + second.stderr
     assert _git(project, "log", "--oneline", env=env).stdout.count("\n") == 1
+
+
+def test_a_suppressed_line_passes_both_hooks_untouched(tmp_path, env):
+    """The fix hook honours `# exportlint: ignore[...]` as the check hook does: no rewrite of the line,
+    hence no EXL002 (unused suppression) from the check hook, and the commit goes through."""
+    model = MODEL.replace("x.size()[2:])", "x.size()[2:])  # exportlint: ignore[EXL502]").replace(
+        "        return x.view(x.size(0), -1)  # flatten\n",
+        "        x = torch.nn.functional.hardsigmoid(x)  # exportlint: ignore[EXL501]\n"
+        "        return torch.nn.SELU()(x)  # exportlint: ignore[EXL501]\n")
+    project = _project(tmp_path, env, {"model.py": model})
+    done = _git(project, "commit", "-m", "add model", env=env, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (project / "model.py").read_text() == model

@@ -119,3 +119,82 @@ def test_confirmation_records_agreement():
     assert onnx.converted and onnx.disagrees and "produced onnx:17" in onnx.detail
     assert "may be conservative" in onnx.line()
     assert trt.converted is None and not trt.disagrees
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"select": ["EXL-101"]}, "assert_exportable select 'EXL-101' is not a rule code or prefix"),
+    ({"ignore": ["FOO1"]}, "assert_exportable ignore 'FOO1' is not a rule code or prefix"),
+    ({"select": ["EXL9"]}, "assert_exportable select 'EXL9' matches no rule"),
+    ({"targets": []}, "assert_exportable targets: no target given"),
+])
+def test_bad_codes_and_targets_are_rejected_as_on_the_command_line(kwargs, message):
+    import torch
+
+    from exportlint.errors import UsageError
+    from exportlint.pytest_plugin import assert_exportable
+
+    with pytest.raises(UsageError) as err:
+        assert_exportable(torch.nn.ReLU(), (torch.ones(2),), **kwargs)
+    assert str(err.value).startswith(message) and "\n" not in str(err.value)
+
+
+def test_lower_case_codes_select_as_on_the_command_line():
+    import torch
+
+    from exportlint.pytest_plugin import NotExportable, assert_exportable
+
+    class Gate(torch.nn.Module):
+        def forward(self, x):
+            return torch.relu(x) if x.sum() > 0 else -x
+
+    with pytest.raises(NotExportable, match="EXL001"):
+        assert_exportable(Gate(), (torch.ones(2, 3),), select=["exl0"])
+
+
+@pytest.mark.parametrize("how", ["conftest", "-p"])
+def test_loading_the_plugin_by_module_name_too(project, how):
+    """`pytest_plugins = ["exportlint.pytest_plugin"]` or `-p exportlint.pytest_plugin` besides the
+    entry point: one plugin, no "Plugin already registered under a different name"."""
+    if how == "conftest":
+        project.makeconftest('pytest_plugins = ["exportlint.pytest_plugin"]')
+    project.makepyfile(test_net='''
+        import torch
+        from exportlint.pytest_plugin import assert_exportable
+        from models import Net
+
+        def test_net():
+            assert_exportable(Net(), (torch.randn(1, 3, 16, 16),))
+    ''')
+    args = ["-p", "exportlint.pytest_plugin"] if how == "-p" else []
+    project.runpytest_subprocess("-p", "no:cacheprovider", *args).assert_outcomes(passed=1)
+
+
+def test_failure_message_is_the_findings_only(project):
+    """No torch logs (`DEBUG torch.__trace`) or graph dumps beside the findings of a failure."""
+    project.makepyfile(test_gate='''
+        import torch
+        from exportlint.pytest_plugin import assert_exportable
+        from models import Gate
+
+        def test_gate():
+            assert_exportable(Gate(), (torch.ones(2, 3),))
+    ''')
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "--log-level=DEBUG")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "Gate does not export to onnx:18" in out
+    assert "Captured log" not in out and "Captured stdout" not in out and "Captured stderr" not in out, out
+
+
+def test_caller_mode_is_kept_and_confirmations_are_in_the_report():
+    import torch
+
+    from exportlint.pytest_plugin import assert_exportable
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.ReLU())
+    net.train()
+    net[1].eval()  # a mixed model: each submodule's flag comes back
+    report = assert_exportable(net, (torch.randn(1, 3, 8, 8),), targets=["onnx:17"], confirm=True)
+    assert net.training and not net[1].training and net[2].training
+    (confirmation,) = report.models[0].confirmations
+    assert confirmation.target == "onnx:17" and confirmation.converted
