@@ -1,6 +1,7 @@
 """Decide conversion paths with the real converters, where the tables are not the last word.
 
-`decide` modes (`Options.decide`): "static" runs nothing; "auto" (the default) runs the ONNX paths'
+`decide` modes (`Options.decide`): "static" runs nothing; "auto" (the default) runs the converter
+of each path the tables cannot decide (an op form no probe covered, a missing table), and the ONNX paths'
 own translation — `torch.onnx.export` of the ExportedProgram already captured (dynamo) and of the
 module (TorchScript exporter), then the produced opset, `onnx.checker` and ONNX Runtime against
 PyTorch's outputs: seconds, torch only; "confirm" (`--confirm`) also runs every other installed
@@ -50,19 +51,23 @@ class Subject:
     torchscript: Any = None
 
 
-def decide(subject: Subject, targets: list[Target], mode: str) -> list[Decision]:
-    """Run the converters `mode` asks for on `subject`, per target and conversion path."""
+def decide(subject: Subject, targets: list[Target], mode: str, undecided: set[tuple[str, str]] = frozenset()
+           ) -> list[Decision]:
+    """Run the converters `mode` asks for on `subject`, per target and conversion path: in "auto"
+    mode the ONNX paths, and the (target, path) pairs in `undecided` (the tables cannot say)."""
     if mode == "static":
         return []
     runs = [(t, p.name, _RUNNERS[t.family, p.name]) for t in targets for p in t.paths("aten")
-            if (t.family, p.name) in _RUNNERS and (mode == "confirm" or t.family == "onnx")]
+            if (t.family, p.name) in _RUNNERS
+            and (mode == "confirm" or t.family == "onnx" or (str(t), p.name) in undecided)]
     if not runs:
         return []
-    by = CONVERTER if mode == "confirm" else TRANSLATION
     training = subject.model.training
     subject.model.eval()  # as captured; restored below
     try:
-        return [_run(subject, target, path, runner, by) for target, path, runner in runs]
+        return [_run(subject, target, path, runner,
+                     TRANSLATION if mode == "auto" and target.family == "onnx" else CONVERTER)
+                for target, path, runner in runs]
     finally:
         subject.model.train(training)
 

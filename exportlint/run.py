@@ -105,9 +105,12 @@ def check_model(spec: str, options: Options, shapes: list[str], dtypes: list[str
 
 def check_captured(graph: OpGraph, subject: Subject | None, options: Options, report: Report) -> None:
     """Decide what the tables cannot (`options.decide`: real translations, converters), run the rules."""
+    from exportlint.checks.operator_support import undecided_paths
     from exportlint.decide import decide
 
-    decisions = decide(subject, options.targets, options.decide) if subject and graph.capture.ok else []
+    decisions = []
+    if subject and graph.capture.ok:
+        decisions = decide(subject, options.targets, options.decide, undecided_paths(graph, options.targets))
     check_graph(graph, options, report, decisions)
 
 

@@ -86,9 +86,9 @@ def _one_per_path(findings: list[Finding]) -> list[Finding]:
     firsts = {}
     for key, group in groups.items():
         group.sort(key=lambda f: (f.location is None, f.location))
-        others = list(dict.fromkeys(f"{f.op or f.node}" + (f" (line {f.location.line})" if f.location else "")
-                                    for f in group[1:]))
-        first = group[0]
+        labels = list(dict.fromkeys(f"{f.op or f.node}" + (f" (line {f.location.line})" if f.location else "")
+                                    for f in group))
+        first, others = group[0], labels[1:]
         firsts[id(first)] = replace(first, message=first.message + (
             f"; on this path also: {', '.join(others)}" if others else ""))
     grouped = {id(f) for group in groups.values() for f in group}

@@ -126,12 +126,8 @@ class UnsupportedOperator(GraphRule):
         """One line per target and path for ops no probe proved: a warning where support depends on
         a form no probe covered or the op is in no table of a front end whose tables are partial
         (TensorFlow), an info line where only the converter's registry vouches for them."""
-        unknown_warns = graph.dialect not in COMPLETE_DIALECTS
         kinds = (
-            (lambda v: v.status is Status.UNKNOWN and unknown_warns, Severity.WARNING,
-             "in no support table: the converter may not know it"),
-            (lambda v: v.status is Status.UNVERIFIED and v.evidence != "registry", Severity.WARNING,
-             "not decided by the tables"),
+            (lambda v: _undecided(v, graph.dialect), Severity.WARNING, "not decided by the tables"),
             (lambda v: v.status is Status.UNVERIFIED and v.evidence == "registry", Severity.INFO,
              "supported per the converter's registry only; no one-op conversion confirmed it (a static estimate)"),
         )
@@ -190,6 +186,25 @@ class UnsupportedOperator(GraphRule):
 
 # Dialects whose tables list every op the converter knows: an op in none of them does not convert.
 COMPLETE_DIALECTS = ("aten", "torchscript", "onnx")
+
+
+def _undecided(verdict: Verdict, dialect: str) -> bool:
+    """The tables cannot say: a form of a condition-dependent op no probe covered, a missing table,
+    or an op in no table of a front end whose tables are partial (TensorFlow)."""
+    if verdict.status is Status.UNKNOWN:
+        return dialect not in COMPLETE_DIALECTS
+    return verdict.status is Status.UNVERIFIED and verdict.evidence != "registry"
+
+
+def undecided_paths(graph: OpGraph, targets: Iterable[Target]) -> set[tuple[str, str]]:
+    """(target, path) pairs with an op the tables cannot decide: where `decide` runs the converter."""
+    out = set()
+    for target in targets:
+        for path in target.paths(graph.dialect):
+            seen = path_graph(graph, path)
+            if seen is not None and any(_undecided(v, seen.dialect) for _, v in _groups(seen, target, path)):
+                out.add((str(target), path.name))
+    return out
 
 
 def _blocks(verdict: Verdict, dialect: str) -> bool:
