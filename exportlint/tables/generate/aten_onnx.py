@@ -30,6 +30,8 @@ OPSETS = tuple(range(9, 24))
 EXPORTERS = ("dynamo", "torchscript")
 PROBES_PATH = Path(__file__).resolve().parents[3] / "rules" / "probes" / "aten-onnx.json"
 LIBRARIES = ("torch", "onnx", "onnxscript", "onnx-ir", "onnxruntime")
+DTYPES = {"*": {"float64": {"status": "supported", "evidence": "docs", "reason": "ONNX keeps DOUBLE tensors"},
+                "int64": {"status": "supported", "evidence": "docs", "reason": "ONNX keeps INT64 tensors"}}}
 
 
 @dataclass
@@ -252,10 +254,7 @@ def build_table(probes: dict[str, Any]) -> dict[str, Any]:
                        "entries": sum(counts.values()),
                        **{s: counts.get(s, 0) for s in ("supported", "unsupported", "unverified")}},
         },
-        "dtypes": {"*": {"float64": {"status": "supported", "evidence": "docs",
-                                     "reason": "ONNX keeps DOUBLE tensors"},
-                         "int64": {"status": "supported", "evidence": "docs",
-                                   "reason": "ONNX keeps INT64 tensors"}}},
+        "dtypes": DTYPES,
         "ops": table_ops,
     }
 

@@ -3,7 +3,8 @@
 `CATALOG` maps a probe name to a `OneOp`; `OneOp.build()` returns a fresh `(module, inputs)` in eval
 mode. A probe is *about* one ATen op (`OneOp.op`, `str(OpOverload)` as torch.export writes it before
 `run_decompositions`), but runners must key results by the ops the exported graph really contains
-(`exported_ops`), since a functional may lower to another op than the one it is named after.
+(`exported_ops`), since a functional may lower to another op than the one it is named after. The
+TorchScript paths key them by the traced graph's node kinds instead (`traced_ops`).
 
 Probes come from two sources:
 - hand-written builders for torch.nn layers and functionals, with the argument cases that matter
@@ -79,6 +80,22 @@ def exported_ops(module: "torch.nn.Module", inputs: Inputs) -> tuple[Any, list[s
                   if n.op == "call_function" and isinstance(n.target, torch._ops.OpOverload)}
                  - BOOKKEEPING_OPS)
     return ep, ops
+
+
+def traced_ops(module: "torch.nn.Module", inputs: Inputs) -> tuple[Any, list[str]]:
+    """torch.jit.trace the module as `exportlint.capture.pytorch.trace_graph` captures user models;
+    return (traced module, sorted TorchScript node kinds of its graph, bookkeeping dropped): what the
+    TorchScript conversion paths (`torch.onnx.export(dynamo=False)`, `ct.convert` of a trace) see."""
+    from exportlint.capture.pytorch import trace_graph
+
+    graph = trace_graph(module, inputs, type(module).__name__)
+    return graph.source, sorted(graph.by_op)
+
+
+def torchscript_kind(op: str) -> str:
+    """The TorchScript node kind of an ATen op name: `aten.grid_sampler.default` -> `aten::grid_sampler`."""
+    parts = op.split(".")
+    return f"{parts[0]}::{parts[1]}" if len(parts) >= 2 else op
 
 
 # ---------------------------------------------------------------------------------------------
@@ -501,6 +518,17 @@ def _hand_written() -> list[OneOp]:
         ("torch.randperm", "aten.randperm.default", lambda x: x[torch.randperm(3)]),
     ]:
         fn(name, op, f, lambda: _x(3, 4), deterministic=False)
+
+    # Forms only the TorchScript graph keeps (torch.jit.trace paths: in-place activations, layout
+    # and allocation helpers that torch.export functionalises or folds in user models)
+    # (after a conv, as in user models: an in-place op on the input itself would mutate the example
+    # inputs while the probe traces it, and the outputs compared later would differ)
+    for act in ("ReLU", "Hardswish"):
+        layer(f"nn.{act}[inplace]", f"aten.{act.lower()}_.default",
+              lambda a=act: nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), getattr(nn, a)(inplace=True)),
+              img, conditions="inplace=True, after a conv")
+    fn("Tensor.contiguous", "aten.contiguous.default", lambda x: x.transpose(1, 2).contiguous(), vec)
+    fn("Tensor.new_ones", "aten.new_ones.default", lambda x: x + x.new_ones(x.shape), vec)
 
     fn("pack_padded_sequence", "aten._pack_padded_sequence.default",
        lambda x: nn.utils.rnn.pack_padded_sequence(x, torch.tensor([5, 3]), batch_first=True).data,

@@ -220,6 +220,26 @@ def aten_overloads() -> list[Any]:
     return sorted(ops, key=str)
 
 
+# TorchScript node kinds with no schema that user graphs contain (control flow, autograd.Function).
+TORCHSCRIPT_SCHEMALESS = ("prim::If", "prim::Loop", "prim::PythonOp", "prim::CallFunction",
+                          "prim::CallMethod", "prim::Uninitialized", "prim::unchecked_cast")
+
+
+def torchscript_kinds() -> list[str]:
+    """Every `aten::` / `prim::` node kind a TorchScript graph of the installed torch can hold (the
+    schema names and the schemaless control-flow kinds), less the bookkeeping kinds `trace_graph`
+    drops. An in-place kind (`aten::relu_`) is left out when its functional kind exists: both
+    TorchScript converters look `x_` up as `x`, and `candidate_keys` falls back the same way, so a
+    registry claim under `x_` would only hide the probe verdict of `x`."""
+    import torch
+
+    from exportlint.capture.pytorch import TORCHSCRIPT_BOOKKEEPING
+
+    names = {s.name for s in torch._C._jit_get_all_schemas() if s.name.startswith(("aten::", "prim::"))}
+    names = (names | set(TORCHSCRIPT_SCHEMALESS)) - TORCHSCRIPT_BOOKKEEPING
+    return sorted(n for n in names if not (n.endswith("_") and not n.endswith("__") and n[:-1] in names))
+
+
 def is_composite_implicit(op: Any) -> bool:
     """torch.export decomposes the op (unless it preserves it), so a converter never needs to see it."""
     import torch
@@ -323,14 +343,16 @@ def add_packets(ops: dict[str, dict[str, dict[str, Any]]], versions: Iterable[st
 def assemble(family: str, versions: tuple[str, ...], ops: dict[str, dict[str, dict[str, Any]]],
              probed: dict[str, dict[str, dict[str, Any]]], records: list[ProbeRecord], probe_meta: dict[str, Any],
              generator: str, generator_version: str, libraries: tuple[str, ...], sources: list[str],
-             registry: dict[str, Any], dtypes: dict[str, Any]) -> dict[str, Any]:
+             registry: dict[str, Any], dtypes: dict[str, Any], dialect: str = "aten") -> dict[str, Any]:
     """A table in the shared schema: the registry's claims `ops`, overlaid by the `probed` verdicts,
-    with packet names added and the provenance of both."""
+    with packet names added (ATen dialect: `aten.add` beside `aten.add.Tensor`; TorchScript node
+    kinds carry no overload) and the provenance of both."""
     overlay(ops, probed, versions)
     counts = count_entries(ops, versions)  # overloads only
-    add_packets(ops, versions)
+    if dialect == "aten":
+        add_packets(ops, versions)
     return {
-        "schema_version": 1, "dialect": "aten", "family": family, "versions": list(versions),
+        "schema_version": 1, "dialect": dialect, "family": family, "versions": list(versions),
         "provenance": {
             "generator": generator, "generator_version": generator_version,
             "generated": probe_meta.get("generated") or datetime.date.today().isoformat(),
