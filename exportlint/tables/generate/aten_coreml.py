@@ -72,7 +72,7 @@ def registry_entries() -> dict[str, dict[str, dict[str, Any]]]:
                 per_version[v] = claim
             else:
                 late = [m for m in used if by_target_value(mil_first[m]) > by_target_value(v)]
-                per_version[v] = {**claim, "conditions": f"builds MIL ops first available in {first} "
+                per_version[v] = {**claim, "note": f"builds MIL ops first available in {first} "
                                   f"({', '.join(late)}); may need {first}"}
         ops[key] = harness.collapse(per_version, VERSIONS)
     return ops
