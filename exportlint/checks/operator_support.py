@@ -6,9 +6,10 @@ from collections import defaultdict
 from functools import cache
 from typing import Iterable
 
+from exportlint.checks import operator_support_forms as forms
 from exportlint.engine.rule import Context, Example, Finding, GraphRule, Severity
 from exportlint.ir import OpGraph, OpNode
-from exportlint.tables import BOOKKEEPING_OPS, Status, Verdict, has_variants, support
+from exportlint.tables import BOOKKEEPING_OPS, Form, Status, Verdict, has_variants, support
 from exportlint.targets import Target
 
 DEFAULT_ONNX_EXPORTER = "dynamo"
@@ -97,20 +98,32 @@ class UnsupportedOperator(GraphRule):
     severity = Severity.ERROR
     dialects = ("aten", "onnx", "tf")
     invalid = (Example(build=_grid_sample, targets=("onnx:13",)),
-               Example(build=_custom_op, targets=("onnx:18", "coreml:iOS16")))
+               Example(build=_custom_op, targets=("onnx:18", "coreml:iOS16")), *forms.INVALID)
     valid = (Example(build=_grid_sample, targets=("onnx:17",)),
-             Example(build=_plain_conv, targets=("onnx:18", "coreml:iOS16", "tflite", "tensorrt:10")))
+             Example(build=_plain_conv, targets=("onnx:18", "coreml:iOS16", "tflite", "tensorrt:10")),
+             *forms.VALID)
 
     def check(self, graph: OpGraph, ctx: Context) -> Iterable[Finding]:
         for target in ctx.targets:
             groups = list(_groups(graph, target))
-            yield from self._unproven(graph, target, groups)
+            yield from self._unprobed_form(graph, target, groups)
+            yield from self._unproven(graph, target, [(n, v) for n, v in groups if not v.decided_by
+                                                      or v.status is not Status.UNVERIFIED])
             if target.family == "onnx" and graph.dialect == "aten":
                 yield from self._onnx_exporters(graph, target, groups)
                 continue
             for nodes, verdict in groups:
                 if verdict.blocks:
                     yield from (self._blocked(graph, node, target, verdict) for node in nodes)
+
+    def _unprobed_form(self, graph: OpGraph, target: Target, groups: list[tuple[list[OpNode], Verdict]]):
+        """A warning per node whose op's support depends on its form (args, dtypes, constness) when
+        no probe covered this form: the table cannot say "supported"."""
+        for nodes, verdict in groups:
+            if verdict.status is Status.UNVERIFIED and verdict.decided_by:
+                for node in nodes:
+                    yield self.finding(graph, f"{node.op} may not convert to {target}: {verdict.reason}",
+                                       node=node, target=target, severity=Severity.WARNING)
 
     def _unproven(self, graph: OpGraph, target: Target, groups: list[tuple[list[OpNode], Verdict]]):
         """One finding per target for ops the tables do not know (a warning: custom ops, which no
@@ -184,15 +197,16 @@ class UnsupportedOperator(GraphRule):
 
 
 def _groups(graph: OpGraph, target: Target) -> Iterable[tuple[list[OpNode], Verdict]]:
-    """(nodes, verdict) per op; per op and argument values where the table's verdict depends on them."""
+    """(nodes, verdict) per op; per op and node form (args, input dtypes/ranks/constness) where the
+    table's verdict depends on the form."""
     for op, nodes in graph.by_op.items():
         if op in BOOKKEEPING_OPS:
             continue
         if not has_variants(op, target, graph.dialect):
             yield nodes, support(op, target, graph.dialect)
             continue
-        by_args: dict[str, list[OpNode]] = defaultdict(list)
+        by_form: dict[str, list[OpNode]] = defaultdict(list)
         for node in nodes:
-            by_args[repr(sorted(node.args.items()))].append(node)
-        for same in by_args.values():
-            yield same, support(op, target, graph.dialect, same[0].args)
+            by_form[Form.of(node).key()].append(node)
+        for same in by_form.values():
+            yield same, support(op, target, graph.dialect, same[0])
