@@ -259,17 +259,23 @@ def _module_path(meta: dict) -> tuple[str | None, str | None]:
 
 
 def graph_from_fx(fx_graph, name: str, info: CaptureInfo, source: Any, user_inputs: set[str] | None) -> OpGraph:
-    """Build the IR from an ATen-level fx graph. Parameters and buffers are folded into their users'
-    args (as `param:<name>`); user inputs become INPUT nodes."""
+    """Build the IR from an ATen-level fx graph. Parameters, buffers and lifted constants (placeholders
+    that are not user inputs, per the ExportedProgram's signature; `get_attr` nodes) are no graph nodes:
+    their users record them as constant inputs (`OpNode.const_inputs`); user inputs become INPUT nodes."""
     import torch
 
     graph = OpGraph(name, "aten", info, source=source)
     producers: dict[str, str] = {}
+    const: dict[str, bool] = {}  # fx node name -> its value does not depend on a user input
     for node in fx_graph.nodes:
         meta = node.meta
-        if node.op == "placeholder":
+        if node.op == "get_attr":
+            const[node.name] = True
+        elif node.op == "placeholder":
             if user_inputs is not None and node.name not in user_inputs:
+                const[node.name] = True
                 continue
+            const[node.name] = False
             graph.add_node(OpNode(node.name, "input", "aten", NodeKind.INPUT, outputs=_metas(meta.get("val"))))
             producers[node.name] = node.name
         elif node.op == "call_function" and isinstance(node.target, torch._ops.OpOverload | torch._ops.OpOverloadPacket):
@@ -286,10 +292,12 @@ def graph_from_fx(fx_graph, name: str, info: CaptureInfo, source: Any, user_inpu
                 value = _constant(arg)
                 if value is not _NOT_CONST:
                     args[key] = value
+            const_inputs = tuple(const.get(a.name, False) for a in tensor_args)
+            const[node.name] = all(const_inputs)
             graph.add_node(OpNode(
                 node.name, op, "aten", args=args,
                 inputs=tuple(_tensor_meta(a.meta.get("val")) for a in tensor_args),
-                outputs=_metas(meta.get("val")),
+                outputs=_metas(meta.get("val")), const_inputs=const_inputs,
                 module=module, module_type=module_type, location=location, stack=stack,
             ))
             producers[node.name] = node.name
@@ -298,6 +306,7 @@ def graph_from_fx(fx_graph, name: str, info: CaptureInfo, source: Any, user_inpu
                     graph.add_edge(producers[src.name], node.name, _tensor_meta(src.meta.get("val")), index)
         elif node.op == "call_function" and node.target.__name__ == "getitem" and node.args[0].name in producers:
             producers[node.name] = producers[node.args[0].name]  # tuple output of a multi-output op
+            const[node.name] = const.get(node.args[0].name, False)
         elif node.op == "output":
             graph.add_node(OpNode("output", "output", "aten", NodeKind.OUTPUT))
             flat = node.args[0] if isinstance(node.args[0], (tuple, list)) else (node.args[0],)

@@ -8,9 +8,10 @@ from dataclasses import replace
 from functools import cache
 from typing import Iterable
 
+from exportlint.checks import operator_support_forms as forms
 from exportlint.engine.rule import Context, Example, Finding, GraphRule, Severity
 from exportlint.ir import OpGraph, OpNode
-from exportlint.tables import BOOKKEEPING_OPS, Status, Verdict, has_variants, support
+from exportlint.tables import BOOKKEEPING_OPS, Form, Status, Verdict, has_variants, support
 from exportlint.targets import TRACE_GRAPH, ConversionPath, Target
 
 GPU_DELEGATE = Target("tflite", "gpu")
@@ -103,9 +104,10 @@ class UnsupportedOperator(GraphRule):
     severity = Severity.ERROR
     dialects = ("aten", "onnx", "tf")
     invalid = (Example(build=_grid_sample, targets=("onnx:13",)),
-               Example(build=_custom_op, targets=("onnx:18", "coreml:iOS16")))
+               Example(build=_custom_op, targets=("onnx:18", "coreml:iOS16")), *forms.INVALID)
     valid = (Example(build=_grid_sample, targets=("onnx:17",)),
-             Example(build=_plain_conv, targets=("onnx:18", "coreml:iOS16", "tflite", "tensorrt:10")))
+             Example(build=_plain_conv, targets=("onnx:18", "coreml:iOS16", "tflite", "tensorrt:10")),
+             *forms.VALID)
 
     def check(self, graph: OpGraph, ctx: Context) -> Iterable[Finding]:
         decided = {(d.target, d.path): d for d in ctx.decisions if d.converted is not None}
@@ -115,11 +117,23 @@ class UnsupportedOperator(GraphRule):
                 if seen is None:  # not captured: EXL001 says why
                     continue
                 groups = list(_groups(seen, target, path))
+                yield from self._unprobed_form(seen, target, path, groups)
                 yield from self._unproven(seen, target, path, groups)
                 blockers = [self._blocked(seen, node, target, path, v)
                             for nodes, v in groups if _blocks(v, seen.dialect) for node in nodes]
                 decision = decided.get((str(target), path.name))
                 yield from (blockers if decision is None else self._decided(seen, target, path, blockers, decision))
+
+    def _unprobed_form(self, graph: OpGraph, target: Target, path: ConversionPath,
+                       groups: list[tuple[list[OpNode], Verdict]]) -> Iterable[Finding]:
+        """A warning per node whose op's support depends on its form (args, dtypes, constness) when
+        no probe covered this form: the table cannot say "supported"."""
+        for nodes, verdict in groups:
+            if verdict.status is Status.UNVERIFIED and verdict.decided_by:
+                for node in nodes:
+                    yield self.finding(graph, f"{node.op} may not convert to {_where(target, path)}: "
+                                       f"{verdict.reason}", node=node, target=target, severity=Severity.WARNING,
+                                       paths=(path.name,))
 
     def _unproven(self, graph: OpGraph, target: Target, path: ConversionPath,
                   groups: list[tuple[list[OpNode], Verdict]]) -> Iterable[Finding]:
@@ -127,7 +141,8 @@ class UnsupportedOperator(GraphRule):
         a form no probe covered or the op is in no table of a front end whose tables are partial
         (TensorFlow), an info line where only the converter's registry vouches for them."""
         kinds = (
-            (lambda v: _undecided(v, graph.dialect), Severity.WARNING, "not decided by the tables"),
+            (lambda v: _undecided(v, graph.dialect) and not v.decided_by, Severity.WARNING,
+             "not decided by the tables"),
             (lambda v: v.status is Status.UNVERIFIED and v.evidence == "registry", Severity.INFO,
              "supported per the converter's registry only; no one-op conversion confirmed it (a static estimate)"),
         )
@@ -235,9 +250,9 @@ def path_graph(graph: OpGraph, path: ConversionPath) -> OpGraph | None:
 
 
 def path_support(op: str, target: Target, path: ConversionPath, dialect: str,
-                 args: dict | None = None) -> Verdict:
+                 form: Form | OpNode | None = None) -> Verdict:
     """`support` for one conversion path: the ATen-ONNX table records each exporter's status."""
-    verdict = support(op, target, dialect, args)
+    verdict = support(op, target, dialect, form)
     status = verdict.exporters.get(path.name) if dialect == "aten" and target.family == "onnx" else None
     if status is None:
         return verdict
@@ -245,15 +260,16 @@ def path_support(op: str, target: Target, path: ConversionPath, dialect: str,
 
 
 def _groups(graph: OpGraph, target: Target, path: ConversionPath) -> Iterable[tuple[list[OpNode], Verdict]]:
-    """(nodes, verdict) per op; per op and argument values where the table's verdict depends on them."""
+    """(nodes, verdict) per op; per op and node form (args, input dtypes/ranks/constness) where the
+    table's verdict depends on the form."""
     for op, nodes in graph.by_op.items():
         if op in BOOKKEEPING_OPS:
             continue
         if not has_variants(op, target, graph.dialect):
             yield nodes, path_support(op, target, path, graph.dialect)
             continue
-        by_args: dict[str, list[OpNode]] = defaultdict(list)
+        by_form: dict[str, list[OpNode]] = defaultdict(list)
         for node in nodes:
-            by_args[repr(sorted(node.args.items()))].append(node)
-        for same in by_args.values():
-            yield same, path_support(op, target, path, graph.dialect, same[0].args)
+            by_form[Form.of(node).key()].append(node)
+        for same in by_form.values():
+            yield same, path_support(op, target, path, graph.dialect, same[0])

@@ -62,6 +62,10 @@ class OpNode:
     args: dict[str, Any] = field(default_factory=dict)  # constant (non-tensor) arguments
     inputs: tuple[TensorMeta, ...] = ()
     outputs: tuple[TensorMeta, ...] = ()
+    # Per tensor input (same order as `inputs`): True when the tensor is a parameter, buffer or lifted
+    # constant, or computed from those alone (not from the user's inputs); False when it depends on a
+    # user input. Empty when the front end does not say (torch.jit.trace, ONNX, TF graphs).
+    const_inputs: tuple[bool, ...] = ()
     module: str | None = None  # module path, e.g. "backbone.features.3.act"
     module_type: str | None = None  # e.g. "torch.nn.modules.activation.Hardsigmoid"
     location: Location | None = None  # innermost frame in user code

@@ -79,7 +79,7 @@ def converter_claim(func: Any, mil_first: dict[str, str]) -> dict[str, dict[str,
             per_version[v] = claim
         else:
             late = [m for m in used if by_target_value(mil_first[m]) > by_target_value(v)]
-            per_version[v] = {**claim, "conditions": f"builds MIL ops first available in {first} "
+            per_version[v] = {**claim, "note": f"builds MIL ops first available in {first} "
                               f"({', '.join(late)}); may need {first}"}
     return harness.collapse(per_version, VERSIONS)
 
