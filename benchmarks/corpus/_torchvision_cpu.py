@@ -1,9 +1,12 @@
 """Make the registry's torchvision (a CUDA build whose _C.so needs libtorch_cuda) importable on CPU torch.
 
 Defines the torchvision:: operator schemas its _C.so would register, with CPU kernels for nms and
-roi_align written in torch ops (torchvision ships the roi_align one; it is called uncompiled), then imports torchvision and
-tells it its ops exist. Import this module instead of torchvision.
+roi_align in torch ops (torchvision's own Python roi_align, uncompiled), and tells torchvision its ops exist. Import it before torchvision (transformers imports torchvision when installed);
+without torchvision, or with a CPU build, it does nothing.
 """
+
+import importlib.util
+from pathlib import Path
 
 import torch
 
@@ -47,14 +50,26 @@ def _roi_align_cpu(input, rois, spatial_scale, pooled_height, pooled_width, samp
     return _roi_align.__wrapped__(input, rois, spatial_scale, pooled_height, pooled_width, sampling_ratio, aligned)
 
 
-if not hasattr(torch.ops.torchvision, "nms"):
-    _lib = torch.library.Library("torchvision", "DEF")
+def _install() -> None:
+    spec = importlib.util.find_spec("torchvision")
+    if spec is None:
+        return  # transformers and the risky-op nets need no torchvision
+    try:
+        torch.ops.load_library(str(Path(spec.origin).with_name("_C.so")))
+        return  # a CPU build: its own ops load
+    except OSError:
+        pass
+    lib = torch.library.Library("torchvision", "DEF")
     for schema in SCHEMAS:
-        _lib.define(schema)
-    _lib.impl("nms", _nms_cpu, "CPU")
-    _lib.impl("roi_align", _roi_align_cpu, "CPU")
+        lib.define(schema)
+    lib.impl("nms", _nms_cpu, "CPU")
+    lib.impl("roi_align", _roi_align_cpu, "CPU")
+    _LIBRARIES.append(lib)
 
-import torchvision  # noqa: E402
-import torchvision.extension  # noqa: E402
+    import torchvision.extension
 
-torchvision.extension._has_ops = lambda: True
+    torchvision.extension._has_ops = lambda: True
+
+
+_LIBRARIES = []  # a Library's registrations live as long as the object
+_install()
