@@ -10,6 +10,7 @@ from exportlint.config import ModelEntry, Options
 from exportlint.engine.engine import graph_rules, run_rules
 from exportlint.engine.registry import all_rules, select
 from exportlint.engine.rule import Context, Finding
+from exportlint.errors import LoadError
 from exportlint.ir import OpGraph
 from exportlint.report import Report
 from exportlint.suppress import apply_suppressions, graph_scope
@@ -37,24 +38,29 @@ def _link_source_fixes(findings: list[Finding], source_codes: dict[str, str]) ->
             if f in linked else f for f in findings]
 
 
-def check_sources(paths: list[Path], options: Options, report: Report) -> None:
-    """The source-only pass (no torch): one report entry per file."""
+def check_sources(paths: list[Path], options: Options, report: Report) -> list[Path]:
+    """The source-only pass (no torch): one report entry per file. Returns the directories that
+    the walk skipped (hidden and build ones)."""
     from exportlint.source import check_files
     from exportlint.source.walker import python_files, source_rules
 
-    files = python_files(paths)
-    findings = apply_suppressions(check_files(paths, options), options, {str(p): None for p in files},
+    skipped: list[Path] = []
+    files = python_files(paths, skipped)
+    findings = apply_suppressions(check_files(files, options), options, {str(p): None for p in files},
                                   ran=source_rules(options))
     for path in files:
         mine = [f for f in findings if f.model == str(path)]
         report.add(str(path), None, [], mine)
+    return skipped
 
 
 def capture(spec: str, options: Options, shapes: list[str], dtypes: list[str], confirm: bool = False
             ) -> tuple[OpGraph, Callable[[Report], list] | None]:
     """The graph of one SPEC, by front end: an .onnx file, a TensorFlow/Keras model, or PyTorch; and,
-    with `confirm`, a function running the real converters on the PyTorch model."""
+    with `confirm`, a function running the real converters on the PyTorch model. LoadError when the
+    model cannot be loaded."""
     from exportlint.capture.onnx_file import is_onnx_spec
+    from exportlint.capture.spec import user_code
     from exportlint.capture.tensorflow import is_tf_spec
 
     if is_onnx_spec(spec):
@@ -64,26 +70,44 @@ def capture(spec: str, options: Options, shapes: list[str], dtypes: list[str], c
     if is_tf_spec(spec):
         from exportlint.capture.tensorflow import capture_tf
 
-        return capture_tf(spec, options), None
+        with user_code(spec):
+            return capture_tf(spec, options), None
     from exportlint.capture.pytorch import capture_torch, load_spec
 
-    model, inputs = load_spec(spec, shapes, dtypes)
-    graph = capture_torch(model, inputs, options, spec)
+    with user_code(spec):
+        model, inputs = load_spec(spec, shapes, dtypes)
+        graph = capture_torch(model, inputs, options, spec)
     if not confirm:
         return graph, None
     from exportlint.confirm import confirm as run_converters
 
-    return graph, lambda report: run_converters(model, inputs, options.targets, report)
+    def converters(report: Report) -> list:
+        with user_code(spec):
+            return run_converters(model, inputs, options.targets, report)
+
+    return graph, converters
+
+
+def check_spec(spec: str, options: Options, report: Report, shapes: list[str], dtypes: list[str],
+               confirm: bool = False) -> None:
+    """Capture and check one SPEC into `report`; a model that cannot be loaded is an EXL003 finding."""
+    from exportlint.checks.load import InputNotLoaded
+
+    try:
+        graph, converters = capture(spec, options, shapes, dtypes, confirm)
+    except LoadError as exc:
+        report.add(spec, None, options.targets, [InputNotLoaded.at(spec, exc)])
+        return
+    check_graph(graph, options, report)
+    if converters is not None:
+        report.models[-1].confirmations = converters(report)
 
 
 def check_specs(specs: list[str], options: Options, shapes: list[str], dtypes: list[str],
                 confirm: bool = False) -> Report:
     report = Report()
     for spec in specs:
-        graph, converters = capture(spec, options, shapes, dtypes, confirm)
-        check_graph(graph, options, report)
-        if converters is not None:
-            report.models[-1].confirmations = converters(report)
+        check_spec(spec, options, report, shapes, dtypes, confirm)
     return report
 
 
@@ -91,8 +115,7 @@ def check_models(models: list[ModelEntry], options: Options, report: Report | No
     """The `[[tool.exportlint.models]]` of the config, each with its own shapes and overrides."""
     report = report if report is not None else Report()
     for entry in models:
-        opts = entry.options(options)
-        check_graph(capture(entry.spec, opts, entry.input_shapes, entry.input_dtypes)[0], opts, report)
+        check_spec(entry.spec, entry.options(options), report, entry.input_shapes, entry.input_dtypes)
     return report
 
 
