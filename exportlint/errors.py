@@ -26,8 +26,8 @@ _KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSO
 
 
 def check_regular_file(path: Path) -> None:
-    """LoadError naming what `path` is unless it is a readable regular file (checked before opening:
-    reading a FIFO would block forever)."""
+    """LoadError naming what `path` is unless it is a regular file (checked before opening: reading a
+    FIFO would block forever)."""
     try:
         mode = os.stat(path).st_mode
     except OSError as exc:
@@ -39,8 +39,6 @@ def check_regular_file(path: Path) -> None:
     kind = next((name for test, name in _KINDS if test(mode)), None)
     if kind is not None:
         raise LoadError(f"{path}: {kind}, not a regular file")
-    if not os.access(path, os.R_OK):
-        raise LoadError(f"{path}: permission denied")
 
 
 def read_regular_file(path: Path) -> bytes:

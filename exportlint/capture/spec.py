@@ -18,7 +18,10 @@ def parse_spec(spec: str) -> tuple[str, str]:
     if not sep and not os.path.lexists(spec):
         raise UsageError(f"{spec}: no such file or directory (a model spec is 'path/to/file.py:factory' "
                          "or 'package.module:factory')")
-    if not sep or not target or not attr.isidentifier():
+    if not sep:  # an existing file: a checkpoint, weights, ...
+        raise UsageError(f"{spec}: not a model spec; give file.py:factory, an .onnx, .keras or .h5 file or a "
+                         "SavedModel directory (exportlint never unpickles .pt/.pkl files)")
+    if not target or not attr.isidentifier():
         raise UsageError(f"model spec {spec!r} must be 'path/to/file.py:factory' or 'package.module:factory'")
     return target, attr
 
@@ -37,6 +40,10 @@ def user_code(spec: str) -> Iterator[None]:
         raise LoadError(f"{spec}: the model's code called sys.exit({exc.code!r})", _location(exc)) from None
     except KeyboardInterrupt as exc:
         raise LoadError(f"{spec}: KeyboardInterrupt while running the model's code", _location(exc)) from None
+    except BaseException as exc:
+        if isinstance(exc, Exception):  # exportlint's own: not the model's
+            raise
+        raise LoadError(f"{spec}: the model's code raised {type(exc).__name__}", _location(exc)) from None
     finally:
         sys.stdout.flush()
         sys.stdout = saved_stdout
