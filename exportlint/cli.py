@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from exportlint import __version__
-from exportlint.errors import UsageError
+from exportlint.errors import LoadError, UsageError
 
 FORMATS = ("text", "json", "sarif", "github")
 
@@ -115,6 +115,8 @@ def _options(args, config=None):
     opts.script = opts.script or getattr(args, "script", False)
     opts.recapture = not args.no_recapture
     check_normalisation(args.mean, args.std, "--mean/--std")
+    if args.input_dtype and not args.input_shape:
+        raise UsageError("--input-dtype needs --input-shape (the factory's own example inputs keep their dtypes)")
     if args.mean is not None:
         opts.mean, opts.std = args.mean, args.std
     opts.dynamic = [parse_dynamic(d) for d in args.dynamic]
@@ -141,9 +143,12 @@ def _config(args, paths: list[str]):
     from exportlint.config import find_config, load_config
 
     if args.config:
-        if not Path(args.config).is_file():
+        config = Path(args.config)
+        if config.is_dir():
+            raise UsageError(f"--config {args.config}: is a directory; give the pyproject.toml file itself")
+        if not config.is_file():
             raise UsageError(f"--config {args.config}: no such file")
-        return load_config(Path(args.config))
+        return load_config(config, required=True)
     starts = [Path(p if is_source_path(p) else p.rpartition(":")[0]) for p in paths]
     return load_config(find_config([p for p in starts if p.exists()]))
 
@@ -161,7 +166,10 @@ def cmd_check(args) -> int:
         if sources:
             from exportlint.run import check_models, check_sources, models_in
 
-            check_sources(sources, options, report)
+            skipped = check_sources(sources, options, report)
+            if skipped:
+                print(f"exportlint: not walked (hidden or build directories; name them to check them): "
+                      f"{', '.join(f'{d}/' for d in skipped)}", file=sys.stderr)
             if args.with_models and config.models:
                 sys.path.insert(0, str(config.path.parent.resolve()))  # `pkg.module:build` specs
                 check_models(models_in(config.models, sources), options, report)
@@ -178,9 +186,27 @@ def cmd_check(args) -> int:
     return 1 if report.failed and not args.exit_zero else 0
 
 
+SOURCE_SUFFIXES = (".py", ".pyw", ".pyi")
+
+
 def is_source_path(spec: str) -> bool:
-    """A `.py` file or a directory to lint as source (no `:factory`)."""
-    return spec.endswith(".py") or Path(spec).is_dir() and not (Path(spec) / "saved_model.pb").exists()
+    """A Python file (by suffix, or an extensionless script with a python shebang: what pre-commit
+    passes as `types: [python]`) or a directory, to lint as source (no `:factory`)."""
+    path = Path(spec)
+    if spec.endswith(SOURCE_SUFFIXES):
+        return True
+    if path.is_dir():
+        return not (path / "saved_model.pb").exists()
+    return not path.suffix and path.is_file() and _python_shebang(path)
+
+
+def _python_shebang(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            first = fh.readline(256)
+    except OSError:
+        return False
+    return first.startswith(b"#!") and b"python" in first
 
 
 def cmd_fix(args) -> int:
@@ -266,7 +292,13 @@ COMMANDS = {"check": cmd_check, "fix": cmd_fix, "explain": cmd_explain, "rules":
             "op": cmd_op}
 
 
+# TensorFlow's C++ banner lines (oneDNN, CPU features, CUDA) on import: set before it is imported.
+_QUIET_TF = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "GRPC_VERBOSITY": "ERROR"}
+
+
 def main(argv: list[str] | None = None) -> int:
+    for key, value in _QUIET_TF.items():
+        os.environ.setdefault(key, value)
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -277,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"exportlint: error: {exc}", file=sys.stderr)
         return 2
+    except LoadError as exc:  # `fix SPEC --output`: the one model did not load
+        print(f"exportlint: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `exportlint targets | head`

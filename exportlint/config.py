@@ -9,6 +9,7 @@ raising a one-line `UsageError` for an unknown key (with the closest valid one) 
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,8 +39,11 @@ def parse_dynamic(text: str, where: str = "--dynamic") -> DynamicDim:
     if m is None:
         raise UsageError(f"{where} {text!r}: expected IN:DIM[=NAME][:MIN..MAX], e.g. 0:0=batch or 0:2=seq:2..512")
     i, d = int(m["input"]), int(m["dim"])
-    return DynamicDim(i, d, m["name"] or f"in{i}_dim{d}",
-                      int(m["min"]) if m["min"] else None, int(m["max"]) if m["max"] else None)
+    low, high = (int(m[k]) if m[k] else None for k in ("min", "max"))
+    if high is not None and (high < 2 or low is not None and low >= high):
+        raise UsageError(f"{where} {text!r}: MIN..MAX must have MIN < MAX and MAX >= 2 "
+                         "(a dynamic dim takes more than one size)")
+    return DynamicDim(i, d, m["name"] or f"in{i}_dim{d}", low, high)
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,7 @@ class PerFileIgnore:
     def matches(self, path: str) -> bool:
         from fnmatch import fnmatch
 
-        p = Path(path).resolve()
+        p = Path(os.path.realpath(path))  # not resolve(): it raises on a symlink loop
         try:
             rel = p.relative_to(self.root).as_posix()
         except ValueError:
@@ -205,11 +209,15 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise UsageError(f"{path}: cannot read: {exc}") from None
 
 
-def load_config(path: Path | None) -> Config:
-    """The typed `[tool.exportlint]` of `path`; defaults when `path` is None."""
+def load_config(path: Path | None, required: bool = False) -> Config:
+    """The typed `[tool.exportlint]` of `path`; defaults when `path` is None. `required` (a file
+    named by --config): a file without the table is an error, not silently all defaults."""
     if path is None:
         return Config()
-    table = _read_toml(path).get("tool", {}).get("exportlint", {})
+    tool = _read_toml(path).get("tool", {})
+    if required and not isinstance(tool.get("exportlint"), dict):
+        raise UsageError(f"{path}: no [tool.exportlint] table")
+    table = tool.get("exportlint", {})
     reader = _Reader(path, "[tool.exportlint]")
     reader.check_keys(table, _TOP_KEYS)
     root = path.parent.resolve()

@@ -13,11 +13,8 @@ device). TensorRT needs a GPU: never run. A converter's answer, when it ran, is 
 
 from __future__ import annotations
 
-import contextlib
 import io
-import os
 import re
-import sys
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -73,29 +70,16 @@ def decide(subject: Subject, targets: list[Target], mode: str, undecided: set[tu
 
 
 def _run(subject: Subject, target: Target, path: str, runner, by: str) -> Decision:
+    from exportlint.capture.spec import user_code
+
     try:
-        with _stdout_to_stderr():  # converters print progress, some from C++; stdout is the report
+        with user_code(f"{target} {path}"):  # converters print, some from C++; stdout is the report
             converted, detail = runner(subject, target)
     except ImportError as exc:
         converted, detail = None, f"{exc.name or exc} is not installed"
     except Exception as exc:  # noqa: BLE001 - the converter's error is the answer
         converted, detail = False, first_line(exc)
     return Decision(str(target), path, converted, detail, by)
-
-
-@contextlib.contextmanager
-def _stdout_to_stderr():
-    """Send everything written to file descriptor 1 (Python or native code) to 2 meanwhile."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 def first_line(exc: BaseException) -> str:

@@ -10,6 +10,7 @@ from exportlint.config import ModelEntry, Options
 from exportlint.engine.engine import graph_rules, run_rules
 from exportlint.engine.registry import all_rules, select
 from exportlint.engine.rule import Context, Finding
+from exportlint.errors import LoadError
 from exportlint.ir import OpGraph
 from exportlint.report import Report
 from exportlint.suppress import apply_suppressions, graph_scope, suppressed_by
@@ -46,24 +47,29 @@ def _link_source_fixes(findings: list[Finding], source_codes: dict[str, str]) ->
             if f in linked else f for f in findings]
 
 
-def check_sources(paths: list[Path], options: Options, report: Report) -> None:
-    """The source-only pass (no torch): one report entry per file."""
+def check_sources(paths: list[Path], options: Options, report: Report) -> list[Path]:
+    """The source-only pass (no torch): one report entry per file. Returns the directories that
+    the walk skipped (hidden and build ones)."""
     from exportlint.source import check_files
     from exportlint.source.walker import python_files, source_rules
 
-    files = python_files(paths)
-    findings = apply_suppressions(check_files(paths, options), options, {str(p): None for p in files},
+    skipped: list[Path] = []
+    files = python_files(paths, skipped)
+    findings = apply_suppressions(check_files(files, options), options, {str(p): None for p in files},
                                   ran=source_rules(options))
     for path in files:
         mine = [f for f in findings if f.model == str(path)]
         report.add(str(path), None, [], mine)
+    return skipped
 
 
 def capture(spec: str, options: Options, shapes: list[str], dtypes: list[str]
             ) -> tuple[OpGraph, Subject | None]:
     """The graph of one SPEC, by front end: an .onnx file, a TensorFlow/Keras model, or PyTorch; and,
-    for PyTorch, what the real converters would convert (`decide`)."""
+    for PyTorch, what the real converters would convert (`decide`). LoadError when the model cannot
+    be loaded."""
     from exportlint.capture.onnx_file import is_onnx_spec
+    from exportlint.capture.spec import user_code
     from exportlint.capture.tensorflow import is_tf_spec
 
     if is_onnx_spec(spec):
@@ -73,10 +79,12 @@ def capture(spec: str, options: Options, shapes: list[str], dtypes: list[str]
     if is_tf_spec(spec):
         from exportlint.capture.tensorflow import capture_tf
 
-        return capture_tf(spec, options), None
+        with user_code(spec):
+            return capture_tf(spec, options), None
     from exportlint.capture.pytorch import load_spec
 
-    return capture_module(*load_spec(spec, shapes, dtypes), spec, options)
+    with user_code(spec):
+        return capture_module(*load_spec(spec, shapes, dtypes), spec, options)
 
 
 def capture_module(model, inputs: tuple, name: str, options: Options) -> tuple[OpGraph, Subject]:
@@ -100,7 +108,16 @@ def check_specs(specs: list[str], options: Options, shapes: list[str], dtypes: l
 
 
 def check_model(spec: str, options: Options, shapes: list[str], dtypes: list[str], report: Report) -> None:
-    check_captured(*capture(spec, options, shapes, dtypes), options, report)
+    """Capture and check one SPEC into `report`; a model that cannot be loaded is an EXL003 finding."""
+    from exportlint.capture.spec import user_code
+    from exportlint.checks.load import InputNotLoaded
+
+    try:
+        graph, subject = capture(spec, options, shapes, dtypes)
+        with user_code(spec):
+            check_captured(graph, subject, options, report)
+    except LoadError as exc:
+        report.add(spec, None, options.targets, [InputNotLoaded.at(spec, exc)])
 
 
 def check_captured(graph: OpGraph, subject: Subject | None, options: Options, report: Report) -> None:

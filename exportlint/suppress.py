@@ -17,6 +17,7 @@ import tokenize
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from stat import S_ISREG
 from typing import TYPE_CHECKING, Iterable, Mapping
 
 from exportlint.engine.rule import Finding, Rule
@@ -59,6 +60,8 @@ def read_suppressions(path: str, data: bytes | None = None) -> tuple[Suppression
     try:
         stat = p.stat()
     except OSError:
+        return ()
+    if not S_ISREG(stat.st_mode):  # a FIFO would block the read forever
         return ()
     return _read(str(p.resolve()), path, stat.st_mtime_ns, stat.st_size)
 

@@ -11,6 +11,7 @@ import importlib.util
 import linecache
 import re
 import sysconfig
+import traceback
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -54,6 +55,12 @@ class Frame:
 def frames_from_text(text: str) -> list[Frame]:
     """Frames named in a formatted stack trace or exception message, outermost first."""
     return [Frame(m["path"], int(m["line"]), (m["code"] or "").strip()) for m in _FRAME.finditer(text or "")]
+
+
+def exception_frames(exc: BaseException) -> list[Frame]:
+    """The frames of `exc`'s traceback, then those its message names, outermost first."""
+    tb = [Frame(f.filename, f.lineno, f.line or "") for f in traceback.extract_tb(exc.__traceback__)]
+    return tb + frames_from_text(str(exc))
 
 
 def jit_frames(text: str) -> list[Frame]:

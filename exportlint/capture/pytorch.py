@@ -15,13 +15,12 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import traceback
 import warnings
 from typing import Any, Callable, Iterator
 
 from exportlint.config import DynamicDim, Options
-from exportlint.errors import UsageError
-from exportlint.capture.locate import Frame, frames_from_text, jit_frames, locate
+from exportlint.capture.locate import exception_frames, frames_from_text, jit_frames, locate
+from exportlint.errors import LoadError, UsageError
 from exportlint.ir import CaptureInfo, Location, NodeKind, OpGraph, OpNode, TensorMeta
 
 EXPORT_NON_STRICT = "torch.export(non-strict)"
@@ -47,7 +46,7 @@ def capture_torch(model: Any, inputs: tuple, options: Options, name: str) -> OpG
     import torch
 
     if not isinstance(model, torch.nn.Module):
-        raise UsageError(f"{name}: the factory returned {type(model).__name__}, not a torch.nn.Module")
+        raise LoadError(f"{name}: the factory returned {type(model).__name__}, not a torch.nn.Module")
     model.train(options.train)
     _check_inputs(model, inputs, name)
     dynamic = _dynamic_shapes(inputs, options.dynamic) if options.dynamic else None
@@ -84,10 +83,9 @@ def _check_inputs(model: Any, inputs: tuple, name: str) -> None:
 
     error = _failure(copy.deepcopy(model) if model.training else model, inputs)
     if error is not None:
-        where, _ = locate(_exc_frames(error))
-        at = f" (at {where})" if where else ""
-        raise UsageError(f"{name}: the model fails on the example inputs{at}: "
-                         f"{type(error).__name__}: {_summary(error)}")
+        where, _ = locate(exception_frames(error))
+        raise LoadError(f"{name}: the model fails on the example inputs: {type(error).__name__}: "
+                        f"{_summary(error)}", where)
 
 
 def _failure(model, inputs: tuple) -> Exception | None:
@@ -108,15 +106,10 @@ def _summary(exc: BaseException) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def _exc_frames(exc: BaseException) -> list[Frame]:
-    tb = [Frame(f.filename, f.lineno, f.line or "") for f in traceback.extract_tb(exc.__traceback__)]
-    return tb + frames_from_text(str(exc))
-
-
 def _failure_location(exc: BaseException) -> Location | None:
     # Strict export names the user's frames in its message ("from user code: ..."); non-strict export
     # runs user code directly, so its traceback has them.
-    return locate(frames_from_text(str(exc)))[0] or locate(_exc_frames(exc))[0]
+    return locate(frames_from_text(str(exc)))[0] or locate(exception_frames(exc))[0]
 
 
 def _dynamic_shapes(inputs: tuple, dims: list[DynamicDim]):
@@ -585,12 +578,13 @@ def capture_resized(model, inputs: tuple, name: str, strict: bool = False) -> Op
 
 def load_spec(spec: str, shapes: list[str], dtypes: list[str]) -> tuple[Any, tuple]:
     """The model of `spec` and its example inputs (from the factory, or built from `shapes`)."""
-    from exportlint.capture.spec import call_factory, make_inputs
+    from exportlint.capture.spec import call_factory, describe, make_inputs
 
     model, inputs = call_factory(spec)
     if shapes:
         inputs = make_inputs(shapes, dtypes)
     elif inputs is None:
-        raise UsageError(f"{spec}: the factory returned no example inputs; pass --input-shape (e.g. 1,3,224,224)")
+        raise LoadError(f"{spec}: the factory returned {describe(model)} without example inputs; return "
+                        "(model, example_inputs) or pass --input-shape (e.g. 1,3,224,224)")
     return model, inputs
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections import Counter
 from functools import cache
 from pathlib import Path
 
 from exportlint import __version__
 from exportlint.engine.rule import Finding, Rule, Severity
+from exportlint.errors import LoadError, check_regular_file
 from exportlint.report import Report
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -49,11 +51,12 @@ def rule_descriptor(rule: type[Rule]) -> dict:
 @cache
 def _line_text(path: str, line: int) -> str:
     try:
+        check_regular_file(Path(path))  # never open a FIFO
         with open(path, encoding="utf-8", errors="replace") as fh:
             for i, text in enumerate(fh, 1):
                 if i == line:
                     return text.strip()
-    except OSError:
+    except (OSError, LoadError):
         pass
     return f"#{line}"  # unreadable: fall back to the number
 
@@ -67,7 +70,7 @@ def fingerprint(f: Finding, uri: str | None) -> str:
 
 
 def _artifact(path: str, root: Path) -> dict:
-    p = Path(path).resolve()
+    p = Path(os.path.realpath(path))  # not resolve(): it raises on a symlink loop
     try:
         return {"uri": p.relative_to(root).as_posix(), "uriBaseId": BASE_ID}
     except ValueError:
