@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Sequence
 
 from exportlint.engine.rule import Finding, Severity
@@ -65,6 +66,37 @@ def display_path(path: str) -> str:
     except ValueError:
         return path
     return path if rel.startswith("..") else rel
+
+
+def source_root(start: Path | None = None) -> Path:
+    """The repository root (the nearest directory with `.git` above `start`, default the working
+    directory), else `start`: what CI annotations and SARIF URIs are relative to."""
+    start = (start or Path.cwd()).resolve()
+    return next((d for d in (start, *start.parents) if (d / ".git").exists()), start)
+
+
+def repo_path(path: str, root: Path | None = None) -> str | None:
+    """`path` relative to the repository root, POSIX style; None when outside it."""
+    try:
+        return Path(path).resolve().relative_to(root or source_root()).as_posix()
+    except ValueError:
+        return None
+
+
+def model_file(f: Finding) -> str | None:
+    """The file a finding without a source line belongs to: its model's .onnx or .keras file, or a
+    SavedModel's saved_model.pb; None for PyTorch models (`file.py:factory`) and source findings."""
+    if f.location is not None:
+        return None
+    path = Path(f.model)
+    if path.is_dir() and (path / "saved_model.pb").is_file():
+        return str(path / "saved_model.pb")
+    return f.model if path.is_file() else None
+
+
+def subject(f: Finding) -> str:
+    """What a finding without a source line is about: the model, and its graph node."""
+    return f.model + (f" ({f.node})" if f.node else "")
 
 
 def render(report: Report, fmt: str, color: bool = False) -> str:

@@ -1,7 +1,9 @@
 """SARIF 2.1.0 report, for GitHub code scanning and IDE SARIF viewers.
 
 URIs are relative to the repository root (the nearest directory with `.git` above the working
-directory, else the working directory) under the `%SRCROOT%` base id. `partialFingerprints` hash the
+directory, else the working directory) under the `%SRCROOT%` base id, percent-encoded. A finding on
+a model file (ONNX, Keras, SavedModel) is located at that file, with its graph node as a logical
+location. `partialFingerprints` hash the
 code, target, file and the stripped text of the finding's line (not its number), so a finding keeps
 its identity when lines move; findings without a location hash the model, op and module instead.
 """
@@ -13,20 +15,16 @@ import json
 from collections import Counter
 from functools import cache
 from pathlib import Path
+from urllib.parse import quote
 
 from exportlint import __version__
 from exportlint.engine.rule import Finding, Rule, Severity
-from exportlint.report import Report
+from exportlint.report import Report, model_file, repo_path, source_root, subject
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 BASE_ID = "%SRCROOT%"
 FINGERPRINT = "exportlint/v1"
 _LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
-
-
-def source_root(start: Path | None = None) -> Path:
-    start = (start or Path.cwd()).resolve()
-    return next((d for d in (start, *start.parents) if (d / ".git").exists()), start)
 
 
 def rule_descriptor(rule: type[Rule]) -> dict:
@@ -67,11 +65,8 @@ def fingerprint(f: Finding, uri: str | None) -> str:
 
 
 def _artifact(path: str, root: Path) -> dict:
-    p = Path(path).resolve()
-    try:
-        return {"uri": p.relative_to(root).as_posix(), "uriBaseId": BASE_ID}
-    except ValueError:
-        return {"uri": p.as_uri()}
+    rel = repo_path(path, root)
+    return {"uri": Path(path).resolve().as_uri()} if rel is None else {"uri": quote(rel), "uriBaseId": BASE_ID}
 
 
 def _result(f: Finding, index: int, root: Path, seen: Counter) -> dict:
@@ -79,8 +74,9 @@ def _result(f: Finding, index: int, root: Path, seen: Counter) -> dict:
         "ruleId": f.code,
         "ruleIndex": index,
         "level": _LEVELS[f.severity],
-        "message": {"text": (f"[{f.target}] " if f.target else "") + f.message},
-        "properties": {"target": f.target, "model": f.model, "op": f.op, "module": f.module,
+        "message": {"text": (f"[{f.target}] " if f.target else "") + ("" if f.location else f"{subject(f)}: ")
+                    + f.message},
+        "properties": {"target": f.target, "model": f.model, "op": f.op, "module": f.module, "node": f.node,
                        "fixable": f.fixable},
     }
     uri = None
@@ -91,9 +87,14 @@ def _result(f: Finding, index: int, root: Path, seen: Counter) -> dict:
             "artifactLocation": artifact,
             "region": {"startLine": f.location.line, "startColumn": f.location.column},
         }}]
-    if f.module:
-        result.setdefault("locations", [{}])[0]["logicalLocations"] = [
-            {"fullyQualifiedName": f.module, "kind": "module"}]
+    elif (path := model_file(f)) is not None:
+        result["locations"] = [{"physicalLocation": {"artifactLocation": _artifact(path, root)}}]
+    logical = [{"fullyQualifiedName": f.module, "kind": "module"}] if f.module else []
+    if f.node and f.location is None:
+        logical.append({"name": f.node, "fullyQualifiedName": f"{f.module}/{f.node}" if f.module else f.node,
+                        "kind": "object"})
+    if logical:
+        result.setdefault("locations", [{}])[0]["logicalLocations"] = logical
     key = fingerprint(f, uri)
     seen[key] += 1  # identical lines (three `nn.Hardswish()`) stay distinct, in file order
     result["partialFingerprints"] = {FINGERPRINT: key if seen[key] == 1 else f"{key}:{seen[key]}"}

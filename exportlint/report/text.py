@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from exportlint.engine.rule import Applicability, Finding, Severity
-from exportlint.report import Report, display_path
+from exportlint.report import Report, display_path, subject
 
 _COLORS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
 
@@ -21,7 +21,7 @@ def _fixable_by_default(f: Finding) -> bool:
 
 def finding_line(f: Finding, color: bool = False) -> str:
     where = (f"{display_path(f.location.path)}:{f.location.line}:{f.location.column}"
-             if f.location else f"{f.model}" + (f" ({f.node})" if f.node else ""))
+             if f.location else subject(f))
     target = f" [{f.target}]" if f.target else ""
     fixable = " [*]" if _fixable_by_default(f) else ""
     return f"{where}: {_paint(f.code, _COLORS[f.severity], color)}{fixable}{target} {f.message}"
