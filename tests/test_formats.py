@@ -222,3 +222,37 @@ def test_relative_sarif_uris_are_percent_encoded(repo):
     _validate_sarif(doc)
     uri = doc["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
     assert uri == "pkg/a%20b%231%25.py"
+
+
+def _repeats(path: str) -> Report:
+    """LeViT-like: 225 identical hardswish warnings at one library line, and one info line per target."""
+    from exportlint.targets import parse_target
+
+    targets = ["onnx:13", "onnx:17", "coreml:iOS16"]
+    findings = [Finding("EXL302", "hard-activation", Severity.WARNING, "hardswish runs on the CPU", "levit",
+                        op="aten.hardswish.default", node=f"hardswish_{i}", location=Location(path, 3, 5))
+                for i in range(225)]
+    findings += [Finding("EXL101", "unsupported-operator", Severity.INFO,
+                         f"aten.erf.default: registry only for {t}, not probed", "levit", target=t,
+                         op="aten.erf.default", node="erf") for t in targets]
+    report = Report()
+    report.add("levit", None, [parse_target(t) for t in targets], findings)
+    return report
+
+
+def test_repeated_findings_are_grouped_in_text_github_and_sarif_not_json(repo):
+    path = str(repo / "pkg" / "net.py")
+    text = render(_repeats(path), "text").splitlines()
+    assert [l for l in text if "EXL302" in l] == ["net.py:3:5: EXL302 hardswish runs on the CPU (225 times)"]
+    assert [l for l in text if "EXL101" in l] == [
+        "levit (erf): EXL101 [onnx:13, onnx:17, coreml:iOS16] aten.erf.default: registry only for "
+        "onnx:13, onnx:17, coreml:iOS16, not probed"]
+    assert text[-1].startswith("228 findings (225 warnings, 3 infos)")
+    github = render(_repeats(path), "github").splitlines()
+    assert len(github) == 2 and github[0].endswith("::hardswish runs on the CPU (225 times)")
+    doc = json.loads(render(_repeats(path), "sarif"))
+    _validate_sarif(doc)
+    hard, info = doc["runs"][0]["results"]
+    assert hard["properties"]["count"] == 225 and len(hard["properties"]["nodes"]) == 225
+    assert info["properties"]["targets"] == ["onnx:13", "onnx:17", "coreml:iOS16"]
+    assert len(json.loads(render(_repeats(path), "json"))["findings"]) == 228

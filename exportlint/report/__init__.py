@@ -57,6 +57,59 @@ class Report:
         return self.blocking or any(f.model in sources for f in self.findings)
 
 
+@dataclass(frozen=True)
+class Group:
+    """Findings that say the same thing at the same place (one model, rule, source line or none, and
+    message up to its target): one line in the text, github and SARIF reports, which list the targets
+    and the count. The JSON report keeps every finding."""
+
+    findings: tuple[Finding, ...]
+
+    @property
+    def first(self) -> Finding:
+        return self.findings[0]
+
+    @property
+    def count(self) -> int:
+        return len(self.findings)
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(f.target for f in self.findings if f.target))
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(f.node for f in self.findings if f.node))
+
+    @property
+    def message(self) -> str:
+        """The message, naming every target where the first names its own; `(N times)` when the
+        same thing recurs beyond one per target."""
+        f = self.first
+        text = f.message.replace(f.target, ", ".join(self.targets)) if f.target else f.message
+        return text + (f" ({self.count} times)" if self.count > max(1, len(self.targets)) else "")
+
+    @property
+    def target_label(self) -> str:
+        return f"[{', '.join(self.targets)}]" if self.targets else ""
+
+    @property
+    def subject(self) -> str:
+        """As `subject` of the first finding, with how many other nodes say the same."""
+        more = len(self.nodes) - 1
+        return subject(self.first) + (f" (+{more} more node{'s' * (more > 1)})" if more > 0 else "")
+
+
+def grouped(findings: Sequence[Finding]) -> list[Group]:
+    """`findings` as groups, in the order of each group's first finding."""
+    groups: dict[tuple, list[Finding]] = {}
+    for f in findings:
+        where = (f.location.path, f.location.line) if f.location else None
+        pattern = f.message.replace(f.target, "\0") if f.target else f.message
+        groups.setdefault((f.model, f.code, f.severity, where, pattern), []).append(f)
+    return [Group(tuple(g)) for g in groups.values()]
+
+
 def display_path(path: str) -> str:
     """Relative to the working directory when the file is under it (what editors and CI expect)."""
     if path.startswith("<"):

@@ -3,7 +3,8 @@
 URIs are relative to the repository root (the nearest directory with `.git` above the working
 directory, else the working directory) under the `%SRCROOT%` base id, percent-encoded. A finding on
 a model file (ONNX, Keras, SavedModel) is located at that file, with its graph node as a logical
-location. `partialFingerprints` hash the
+location. Repeated findings are one result (`exportlint.report.Group`), with their targets, count
+and nodes in `properties`. `partialFingerprints` hash the
 code, target, file and the stripped text of the finding's line (not its number), so a finding keeps
 its identity when lines move; findings without a location hash the model, op and module instead.
 """
@@ -18,8 +19,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from exportlint import __version__
-from exportlint.engine.rule import Finding, Rule, Severity
-from exportlint.report import Report, model_file, repo_path, source_root, subject
+from exportlint.engine.rule import Rule, Severity
+from exportlint.report import Group, Report, grouped, model_file, repo_path, source_root
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 BASE_ID = "%SRCROOT%"
@@ -56,11 +57,12 @@ def _line_text(path: str, line: int) -> str:
     return f"#{line}"  # unreadable: fall back to the number
 
 
-def fingerprint(f: Finding, uri: str | None) -> str:
+def fingerprint(g: Group, uri: str | None) -> str:
+    f, targets = g.first, ",".join(g.targets)
     if f.location is not None and uri is not None:
-        key = [f.code, f.target or "", uri, _line_text(f.location.path, f.location.line)]
+        key = [f.code, targets, uri, _line_text(f.location.path, f.location.line)]
     else:
-        key = [f.code, f.target or "", f.model, f.op or "", f.module or "", f.message if not f.op else ""]
+        key = [f.code, targets, f.model, f.op or "", f.module or "", f.message if not f.op else ""]
     return hashlib.sha256("\0".join(key).encode()).hexdigest()[:32]
 
 
@@ -69,14 +71,16 @@ def _artifact(path: str, root: Path) -> dict:
     return {"uri": Path(path).resolve().as_uri()} if rel is None else {"uri": quote(rel), "uriBaseId": BASE_ID}
 
 
-def _result(f: Finding, index: int, root: Path, seen: Counter) -> dict:
+def _result(g: Group, index: int, root: Path, seen: Counter) -> dict:
+    f = g.first
     result: dict = {
         "ruleId": f.code,
         "ruleIndex": index,
         "level": _LEVELS[f.severity],
-        "message": {"text": (f"[{f.target}] " if f.target else "") + ("" if f.location else f"{subject(f)}: ")
-                    + f.message},
-        "properties": {"target": f.target, "model": f.model, "op": f.op, "module": f.module, "node": f.node,
+        "message": {"text": (f"{g.target_label} " if g.targets else "") + ("" if f.location else f"{g.subject}: ")
+                    + g.message},
+        "properties": {"target": f.target, "targets": list(g.targets), "count": g.count, "model": f.model,
+                       "op": f.op, "module": f.module, "node": f.node, "nodes": list(g.nodes),
                        "fixable": f.fixable},
     }
     uri = None
@@ -95,7 +99,7 @@ def _result(f: Finding, index: int, root: Path, seen: Counter) -> dict:
                         "kind": "object"})
     if logical:
         result.setdefault("locations", [{}])[0]["logicalLocations"] = logical
-    key = fingerprint(f, uri)
+    key = fingerprint(g, uri)
     seen[key] += 1  # identical lines (three `nn.Hardswish()`) stay distinct, in file order
     result["partialFingerprints"] = {FINGERPRINT: key if seen[key] == 1 else f"{key}:{seen[key]}"}
     return result
@@ -118,7 +122,7 @@ def render(report: Report, color: bool = False) -> str:
         }},
         "originalUriBaseIds": {BASE_ID: {"uri": root.as_uri() + "/"}},
         "columnKind": "unicodeCodePoints",
-        "results": [_result(f, index[f.code], root, seen) for f in report.findings],
+        "results": [_result(g, index[g.first.code], root, seen) for g in grouped(report.findings)],
         "properties": {"models": [
             {"model": m.model, "targets": [{"target": t.target, "exportable": t.exportable} for t in m.targets]}
             for m in report.models]},
