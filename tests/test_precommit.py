@@ -81,7 +81,8 @@ def _project(tmp_path: Path, env: dict, files: dict[str, str], config: str | Non
     project = tmp_path / "project"
     project.mkdir()
     _git(project, "init", "-q", env=env)
-    config = config or f"repos:\n- repo: {{hooks}}\n  rev: {rev}\n  hooks:\n  - id: exportlint\n  - id: exportlint-fix\n"
+    config = config or (f"repos:\n- repo: {{hooks}}\n  rev: {rev}\n"
+                        "  hooks:\n  - id: exportlint\n  - id: exportlint-fix\n")
     (project / ".pre-commit-config.yaml").write_text(config.replace("{hooks}", str(hooks)))
     for name, text in files.items():
         (project / name).write_text(text)
