@@ -97,7 +97,7 @@ def _matches(code: str, prefixes: Iterable[str]) -> bool:
 def check_codes(codes: Iterable[str], where: str) -> list[str]:
     """Upper-cased codes or prefixes; UsageError for one that is malformed or matches no rule. The one
     validator of every place codes are read: --select/--ignore, [tool.exportlint], the pytest plugin."""
-    from exportlint.engine.registry import all_rules
+    from exportlint.engine.registry import known_codes
 
     out = []
     for raw in codes:
@@ -105,7 +105,7 @@ def check_codes(codes: Iterable[str], where: str) -> list[str]:
         if not _CODE.match(code):
             raise UsageError(f"{where} {raw!r} is not a rule code or prefix (codes look like EXL101, "
                              "prefixes like EXL2, or ALL)")
-        if not any(_matches(known, [code]) for known in all_rules()):
+        if not any(_matches(known, [code]) for known in known_codes()):
             raise UsageError(f"{where} {raw!r} matches no rule (`exportlint rules` lists them)")
         out.append(code)
     return out

@@ -157,9 +157,9 @@ def _unused(s: Suppression, used: set[str], ran: set[str]) -> str | None:
     other pass) are not reported."""
     if s.codes is None:
         return None if used else "unused suppression: no finding on this line"
-    from exportlint.engine.registry import all_rules
+    from exportlint.engine.registry import known_codes
 
-    known = all_rules()
+    known = known_codes()
     unknown = [c for c in s.codes if not any(k.startswith(c) for k in known)]
     idle = [c for c in s.codes if c not in unknown and not any(u.startswith(c) for u in used)
             and any(k.startswith(c) for k in ran)]

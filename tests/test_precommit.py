@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -73,15 +74,16 @@ class Head(torch.nn.Module):
 """
 
 
-def _project(tmp_path: Path, env: dict, files: dict[str, str]) -> Path:
-    """A git project using both hooks at the hooks repository's commit, with `files` staged."""
+def _project(tmp_path: Path, env: dict, files: dict[str, str], config: str | None = None) -> Path:
+    """A git project using both hooks at the hooks repository's commit (or by `config`, where the
+    hooks repository is `{hooks}`), with `files` staged."""
     hooks, rev = _hooks_repo(tmp_path, env)
     project = tmp_path / "project"
     project.mkdir()
     _git(project, "init", "-q", env=env)
-    (project / ".pre-commit-config.yaml").write_text(
-        f"repos:\n- repo: {hooks}\n  rev: {rev}\n  hooks:\n  - id: exportlint\n  - id: exportlint-fix\n"
-    )
+    config = config or (f"repos:\n- repo: {{hooks}}\n  rev: {rev}\n"
+                        "  hooks:\n  - id: exportlint\n  - id: exportlint-fix\n")
+    (project / ".pre-commit-config.yaml").write_text(config.replace("{hooks}", str(hooks)))
     for name, text in files.items():
         (project / name).write_text(text)
     subprocess.run([PRE_COMMIT, "install"], cwd=project, env=env, check=True, capture_output=True)
@@ -119,3 +121,24 @@ def test_a_suppressed_line_passes_both_hooks_untouched(tmp_path, env):
     done = _git(project, "commit", "-m", "add model", env=env, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert (project / "model.py").read_text() == model
+
+
+def test_the_documented_setup_works_as_written(tmp_path, env):
+    """docs/pre-commit.md's YAML (the repository URL aside) and its `pre-commit autoupdate` step:
+    `rev: main` is pinned to a commit, then the hooks run on a commit."""
+    import re
+
+    doc = (ROOT / "docs" / "pre-commit.md").read_text()
+    setup = doc[doc.index("## Setup"):doc.index("## What the hooks check")]
+    yaml_block = textwrap.dedent(re.search(r"```yaml\n(.*?)```", setup, re.S)[1])
+    config = yaml_block.replace("https://github.com/<org>/exportlint", "{hooks}")
+    project = _project(tmp_path, env, {"model.py": MODEL}, config=config)
+    for step in ("as written", "after autoupdate"):
+        run = subprocess.run([PRE_COMMIT, "run", "--all-files"], cwd=project, env=env, capture_output=True,
+                             text=True, timeout=300)
+        assert run.returncode == 1 and "model.py:7:13: EXL502 [*]" in run.stdout, (step, run.stdout + run.stderr)
+        (project / "model.py").write_text(MODEL)  # undo the fix hook's rewrite
+        if step == "as written":
+            assert "pre-commit autoupdate" in setup
+            subprocess.run([PRE_COMMIT, "autoupdate"], cwd=project, env=env, check=True, capture_output=True)
+            assert re.search(r"rev: [0-9a-f]{40}\b", (project / ".pre-commit-config.yaml").read_text())

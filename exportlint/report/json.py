@@ -12,7 +12,7 @@ from exportlint.report import JSON_SCHEMA_VERSION, Report, display_path
 def finding_dict(f: Finding) -> dict:
     return {
         "code": f.code, "rule": f.rule, "severity": f.severity.value, "target": f.target,
-        "model": f.model, "message": f.message, "op": f.op, "module": f.module,
+        "model": f.model, "message": f.message, "op": f.op, "module": f.module, "node": f.node,
         "location": _location(f.location),
         "fix": {"applicability": f.fix.applicability.value, "description": f.fix.description} if f.fix else None,
         "paths": list(f.paths), "blocks": f.blocking,

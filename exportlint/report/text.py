@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from exportlint.engine.rule import Applicability, Finding, Severity
-from exportlint.report import Report, display_path
+from exportlint.report import Group, Report, display_path, grouped
 
 _COLORS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
 
@@ -20,12 +20,16 @@ def _fixable_by_default(f: Finding) -> bool:
 
 
 def finding_line(f: Finding, color: bool = False) -> str:
+    return group_line(Group((f,)), color)
+
+
+def group_line(g: Group, color: bool = False) -> str:
+    f = g.first
     where = (f"{display_path(f.location.path)}:{f.location.line}:{f.location.column}"
-             if f.location else f"{f.model}" + (f" ({f.node})" if f.node else ""))
-    scope = " ".join(x for x in (f.target, "/".join(f.paths) if f.target and f.paths else "") if x)
-    target = f" [{scope}]" if scope else ""
+             if f.location else g.subject)
+    target = f" {g.target_label}" if g.targets else ""
     fixable = " [*]" if _fixable_by_default(f) else ""
-    return f"{where}: {_paint(f.code, _COLORS[f.severity], color)}{fixable}{target} {f.message}"
+    return f"{where}: {_paint(f.code, _COLORS[f.severity], color)}{fixable}{target} {g.message}"
 
 
 def render(report: Report, color: bool = False) -> str:
@@ -37,7 +41,7 @@ def render(report: Report, color: bool = False) -> str:
             out.append(_paint(f"== {model.model}", "1", color) + f" (captured with {cap.method})")
             for method, why in cap.attempts:
                 out.append(f"   {method} failed: {why}")
-        out.extend(finding_line(f, color) for f in findings)
+        out.extend(group_line(g, color) for g in grouped(findings))
         if model.capture is not None:
             per_op = Counter((f.code, f.op) for f in findings if f.op)
             if per_op:

@@ -49,10 +49,9 @@ def python_files(paths: Iterable[Path], skipped: list[Path] | None = None) -> li
 def source_rules(options: "Options | None" = None) -> list[type[SourceRule]]:
     """The registry's source rules, after the options' select/ignore."""
     from exportlint.config import Options
-    from exportlint.engine.registry import all_rules, select
+    from exportlint.engine.registry import select, source_rules as registered
 
-    rules = {c: r for c, r in all_rules().items() if issubclass(r, SourceRule)}
-    return select(rules, options or Options())
+    return select(registered(), options or Options())
 
 
 @dataclass
