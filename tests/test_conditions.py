@@ -60,9 +60,9 @@ def test_node_form_decides_the_verdict(builder, op, target, expected):
 
 
 def test_unprobed_form_is_unverified_with_its_reason():
-    verdict = support("aten.sum.dim_IntList", "tflite", form=_node(forms._sum_int64, "aten.sum.dim_IntList"))
+    verdict = support("aten.sum.dim_IntList", "tflite", form=_node(forms._sum_float16, "aten.sum.dim_IntList"))
     assert verdict.status is V and verdict.decided_by == ("inputs.0.dtype",)
-    assert "inputs.0.dtype" in verdict.reason and "dtype=int64" in verdict.reason
+    assert "inputs.0.dtype" in verdict.reason and "dtype=float16" in verdict.reason
     assert "not probed" in verdict.reason and "float64 fails" in verdict.reason
     odd = support("aten.pad.default", "coreml:iOS16", form=Form(args={"mode": "odd"}))
     assert odd.status is V and "args.mode" in odd.reason and "mode='odd'" in odd.reason
@@ -164,3 +164,14 @@ def test_verdict_agrees_with_the_real_converter(builder, op, target, expected):
     assert not record.error, record.error
     converted = record.results[t.version if t.family == "coreml" else "builtins"] is None
     assert converted is (expected is S), record.results
+
+
+def test_docs_name_every_condition_dependent_op():
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    for family, doc in (("coreml", "tables-coreml-tflite.md"), ("tflite", "tables-coreml-tflite.md"),
+                        ("onnx", "tables-onnx.md")):
+        section = (docs / doc).read_text(encoding="utf-8").split("## Conditions", 1)[1].split("\n## ", 1)[0]
+        ops = {op for op, per in load_table("aten", family)["ops"].items() if op.count(".") >= 2
+               and any(e.get("decided_by") for e in per.values())}
+        missing = sorted(op for op in ops if f"`{op}`" not in section)
+        assert not missing, (doc, missing)

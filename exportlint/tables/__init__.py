@@ -264,9 +264,11 @@ def _entry(table: dict[str, Any], op: str, version: str, form: Form | None = Non
         probed = "; ".join(f"{describe(v['match'])} {'converts' if v['status'] == 'supported' else 'fails'}"
                            + (f" ({v['reason']})" if v.get("reason") and v["status"] != "supported" else "")
                            for v in sorted(variants, key=_variant_order))
-        this = _describe_form(form, fields) if form is not None else "unknown"
-        base["reason"] = (f"support depends on {', '.join(fields)} and this form ({this}) was not probed; "
-                          f"probed: {probed}")
+        if form is None:  # a question about the op, not about a node
+            base["reason"] = f"support depends on {', '.join(fields)}; probed: {probed}"
+        else:
+            base["reason"] = (f"support depends on {', '.join(fields)} and this form "
+                              f"({_describe_form(form, fields)}) was not probed; probed: {probed}")
         return base
     return None
 

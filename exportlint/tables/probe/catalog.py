@@ -354,6 +354,10 @@ def _hand_written() -> list[OneOp]:
         fn(name, op, f, vec, conditions="float32 input", match=f32)
         fn(name.replace("]", ",float64]") if "[" in name else f"{name}[float64]", op, f, vec64,
            conditions="float64 input", match=f64)
+    for dtype, make in [("int64", lambda: torch.randint(0, 5, (2, 3, 4, 5), generator=torch.Generator().manual_seed(2))),
+                        ("bool", lambda: _x(2, 3, 4, 5) > 0)]:
+        fn(f"torch.sum[dim,{dtype}]", "aten.sum.dim_IntList", lambda x: x.sum(dim=1), make,
+           conditions=f"{dtype} input (counting)", match={"inputs": {"0": {"dtype": dtype}}})
     fn("torch.amax", "aten.amax.default", lambda x: x.amax(dim=1), vec, conditions="dim given",
        match={"given": {"dim": True}, **f32})
     fn("torch.amax[float64]", "aten.amax.default", lambda x: x.amax(dim=1), vec64,
