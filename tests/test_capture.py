@@ -117,3 +117,12 @@ def test_candidate_keys_fold_torchscript_in_place_kinds():
     assert candidate_keys("aten::relu_") == ["aten::relu_", "aten::relu"]
     assert candidate_keys("aten::__and__") == ["aten::__and__"]
     assert candidate_keys("mylib::op") == ["mylib::op"]
+
+
+def test_trace_graph_non_strict_keeps_the_dict_output_as_an_op():
+    class DictOut(torch.nn.Module):
+        def forward(self, x):
+            return {"y": torch.relu(x)}
+
+    graph = trace_graph(DictOut(), (torch.randn(2, 3),), "dict", strict=False)
+    assert set(graph.by_op) == {"aten::relu", "prim::DictConstruct"}  # Core ML has no converter for it

@@ -465,11 +465,11 @@ def _quiet_jit() -> Iterator[None]:
         yield
 
 
-def _traced(model, inputs):
+def _traced(model, inputs, strict: bool = True):
     import torch
 
     with _quiet_jit():
-        return torch.jit.trace(model, inputs, check_trace=False)
+        return torch.jit.trace(model, inputs, check_trace=False, strict=strict)
 
 
 def _jit(model, inputs, name: str, info: CaptureInfo) -> OpGraph:
@@ -479,11 +479,13 @@ def _jit(model, inputs, name: str, info: CaptureInfo) -> OpGraph:
                                   _module_types(model))
 
 
-def trace_graph(model, inputs: tuple, name: str) -> OpGraph:
+def trace_graph(model, inputs: tuple, name: str, strict: bool = True) -> OpGraph:
     """The graph the TorchScript conversion paths see (`torch.onnx.export(dynamo=False)`,
     `ct.convert(torch.jit.trace(...))`): `torch.jit.trace` of the model, op names the node kinds
-    (`aten::relu_`, `aten::_convolution`, `mylib::op`, `prim::PythonOp`)."""
-    traced = _traced(model, inputs)
+    (`aten::relu_`, `aten::_convolution`, `mylib::op`, `prim::PythonOp`). `strict=False` is how the
+    TorchScript ONNX exporter traces (dict and list outputs allowed); `torch.jit.trace`'s default,
+    what a user passes to `ct.convert`, is strict."""
+    traced = _traced(model, inputs, strict)
     info = CaptureInfo(method=JIT_TRACE, training=model.training)
     return graph_from_torchscript(traced.inlined_graph, name, info, traced, TORCHSCRIPT, _node_kind,
                                   _module_types(model))

@@ -51,9 +51,10 @@ VERSIONS = tuple(str(n) for n in aten_onnx.OPSETS)
 LIBRARIES = aten_onnx.LIBRARIES
 NAME = "torchscript-onnx"
 PROBE_FN = "exportlint.tables.generate.torchscript_onnx:probe_case"
-# Number plumbing `_jit_pass_erase_number_types` / `_jit_pass_onnx_peephole` remove before symbolics.
+# Number plumbing `_jit_pass_erase_number_types` / `_jit_pass_onnx_peephole` remove before symbolics,
+# and dict outputs (`strict=False` traces), which the exporter flattens into graph outputs.
 ERASED_BY_PASSES = frozenset({"aten::Int", "aten::Float", "aten::ScalarImplicit", "aten::IntImplicit",
-                              "aten::FloatImplicit", "aten::Bool"})
+                              "aten::FloatImplicit", "aten::Bool", "prim::DictConstruct"})
 _RAISERS = frozenset({"_onnx_unsupported", "_onnx_opset_unsupported", "_onnx_opset_unsupported_detailed",
                       "_unimplemented"})
 _NAMED = (re.compile(r"Exporting the operator '([\w:]+)'"),
@@ -76,6 +77,7 @@ def symbolic_name(kind: str) -> str:
     return kind[:-1] if kind.endswith("_") else kind
 
 
+@cache
 def always_raises(func: Any) -> str | None:
     """The helper a symbolic function's whole body calls to raise (or "raise"), else None."""
     try:
@@ -112,7 +114,7 @@ def claim(kind: str, opset: int) -> dict[str, Any]:
                 "reason": f"symbolic function registered for {name}{folded} (not probed)"}
     if kind in ERASED_BY_PASSES:
         return {"status": "unverified", "evidence": "registry", "reason": (
-            f"no symbolic function: the exporter's graph passes erase {kind} before symbolics run")}
+            f"no symbolic function: the exporter's graph passes remove {kind} before symbolics run")}
     if kind == "prim::PythonOp":
         return {"status": "unverified", "evidence": "registry", "reason": (
             "a torch.autograd.Function: exported only if it defines a `symbolic` staticmethod")}

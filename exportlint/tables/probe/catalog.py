@@ -626,6 +626,17 @@ def _hand_written() -> list[OneOp]:
         layer(f"nn.{act}[inplace]", f"aten.{act.lower()}_.default",
               lambda a=act: nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), getattr(nn, a)(inplace=True)),
               img, conditions="inplace=True, after a conv")
+    class PackedLSTM(nn.Module):  # the pair the TorchScript exporter needs around an RNN
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(8, 6, batch_first=True)
+
+        def forward(self, x):
+            packed = nn.utils.rnn.pack_padded_sequence(x, torch.tensor([5, 3]), batch_first=True)
+            return nn.utils.rnn.pad_packed_sequence(self.lstm(packed)[0], batch_first=True)[0]
+
+    layer("nn.LSTM[packed]", "aten._pack_padded_sequence.default", PackedLSTM, seq,
+          conditions="pack_padded_sequence -> LSTM -> pad_packed_sequence")
     fn("Tensor.contiguous", "aten.contiguous.default", lambda x: x.transpose(1, 2).contiguous(), vec)
     fn("Tensor.new_ones", "aten.new_ones.default", lambda x: x + x.new_ones(x.shape), vec)
 

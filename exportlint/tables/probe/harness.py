@@ -327,7 +327,8 @@ def aten_overloads() -> list[Any]:
 
 # TorchScript node kinds with no schema that user graphs contain (control flow, autograd.Function).
 TORCHSCRIPT_SCHEMALESS = ("prim::If", "prim::Loop", "prim::PythonOp", "prim::CallFunction",
-                          "prim::CallMethod", "prim::Uninitialized", "prim::unchecked_cast")
+                          "prim::CallMethod", "prim::Uninitialized", "prim::unchecked_cast",
+                          "prim::DictConstruct")
 
 
 def torchscript_kinds() -> list[str]:
