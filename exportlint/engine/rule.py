@@ -46,6 +46,7 @@ class Finding:
     location: Location | None = None
     node: str | None = None
     fix: Fix | None = None
+    called_from: Location | None = None  # the user's line, when `location` is in a library
 
     @property
     def fixable(self) -> bool:
@@ -132,6 +133,7 @@ class Rule:
             location=location or (node.location if node else None),
             node=node.name if node else None,
             fix=fix,
+            called_from=node.call_site if node and location is None else None,
         )
 
 

@@ -16,6 +16,8 @@ def finding_dict(f: Finding) -> dict:
         "location": ({"path": display_path(f.location.path), "line": f.location.line,
                       "column": f.location.column} if f.location else None),
         "fix": {"applicability": f.fix.applicability.value, "description": f.fix.description} if f.fix else None,
+        "called_from": ({"path": display_path(f.called_from.path), "line": f.called_from.line}
+                        if f.called_from else None),
     }
 
 

@@ -24,7 +24,11 @@ def finding_line(f: Finding, color: bool = False) -> str:
              if f.location else f"{f.model}" + (f" ({f.node})" if f.node else ""))
     target = f" [{f.target}]" if f.target else ""
     fixable = " [*]" if _fixable_by_default(f) else ""
-    return f"{where}: {_paint(f.code, _COLORS[f.severity], color)}{fixable}{target} {f.message}"
+    context = [f"in {f.module}"] if f.module and f.location else []  # repeated blocks stay apart
+    if f.called_from:
+        context.append(f"called from {display_path(f.called_from.path)}:{f.called_from.line}")
+    tail = f" ({', '.join(context)})" if context else ""
+    return f"{where}: {_paint(f.code, _COLORS[f.severity], color)}{fixable}{target} {f.message}{tail}"
 
 
 def render(report: Report, color: bool = False) -> str:
