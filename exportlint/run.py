@@ -36,7 +36,8 @@ def check_graph(graph: OpGraph, options: Options, report: Report, decisions: Seq
 def _link_source_fixes(findings: list[Finding], source_codes: dict[str, str]) -> list[Finding]:
     """Give a graph finding the fix of the source rule that rewrites the same line (GraphRule.source_fix)."""
     linked = [f for f in findings if f.code in source_codes and f.fix is None and f.location
-              and f.location.path.endswith(".py") and Path(f.location.path).is_file()]
+              and f.location.path.endswith(".py") and Path(f.location.path).is_file()
+              and f.called_from is None]  # never a fix in a library's file
     if not linked:
         return findings
     from exportlint.source import check_files

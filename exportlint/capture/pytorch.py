@@ -13,13 +13,16 @@ The TorchScript conversion paths (`torch.onnx.export(dynamo=False)`, `ct.convert
 from __future__ import annotations
 
 import contextlib
+import io
+import logging
 import os
 import re
+import sys
 import warnings
 from typing import Any, Callable, Iterator
 
 from exportlint.config import DynamicDim, Options
-from exportlint.capture.locate import exception_frames, frames_from_text, jit_frames, locate
+from exportlint.capture.locate import exception_frames, frames_from_text, is_library_file, jit_frames, locate
 from exportlint.errors import LoadError, UsageError
 from exportlint.ir import CaptureInfo, Location, NodeKind, OpGraph, OpNode, TensorMeta
 
@@ -59,8 +62,7 @@ def capture_torch(model: Any, inputs: tuple, options: Options, name: str) -> OpG
     ]
     for method, run in methods:
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with _quiet():
                 graph = run()
         except Exception as exc:  # noqa: BLE001 - each failure is a reported fact
             info.attempts.append((method, _summary(exc)))
@@ -74,6 +76,22 @@ def capture_torch(model: Any, inputs: tuple, options: Options, name: str) -> OpG
     info.ok = False
     info.method = "none"
     return OpGraph(name, "aten", info)
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """A capture attempt without torch's noise: a failed torch.export prints its partial graph to
+    stderr (~37 lines before a jit.trace fallback) and logs warnings; the failure is reported anyway.
+    The user's own prints still reach stderr (`user_code` made sys.stdout the original stderr)."""
+    logger = logging.getLogger("torch")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 def _check_inputs(model: Any, inputs: tuple, name: str) -> None:
@@ -251,6 +269,13 @@ def _module_path(meta: dict) -> tuple[str | None, str | None]:
     return path or None, cls_name
 
 
+def _library_class(module_type: str | None) -> bool:
+    """The op's module class is a library's (transformers' BertSelfAttention), not the user's."""
+    module = sys.modules.get((module_type or "").rpartition(".")[0])
+    path = getattr(module, "__file__", None)
+    return path is not None and is_library_file(path)
+
+
 def graph_from_fx(fx_graph, name: str, info: CaptureInfo, source: Any, user_inputs: set[str] | None) -> OpGraph:
     """Build the IR from an ATen-level fx graph. Parameters, buffers and lifted constants (placeholders
     that are not user inputs, per the ExportedProgram's signature; `get_attr` nodes) are no graph nodes:
@@ -274,7 +299,8 @@ def graph_from_fx(fx_graph, name: str, info: CaptureInfo, source: Any, user_inpu
         elif node.op == "call_function" and isinstance(node.target, torch._ops.OpOverload | torch._ops.OpOverloadPacket):
             op = str(node.target)
             module, module_type = _module_path(meta)
-            location, stack = locate(frames_from_text(meta.get("stack_trace") or ""), _hints(op, module))
+            location, stack = locate(frames_from_text(meta.get("stack_trace") or ""), _hints(op, module),
+                                     library_first=_library_class(module_type))
             tensor_args = node.all_input_nodes
             args = {}
             for arg, schema_arg in zip(node.args, _schema_args(node.target)):
@@ -569,8 +595,7 @@ def capture_resized(model, inputs: tuple, name: str, strict: bool = False) -> Op
     if grown is None:
         return None
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with _quiet():
             ep = torch.export.export(model, grown, strict=strict)
     except Exception:  # noqa: BLE001 - no second graph to compare: the rules skip the comparison
         return None

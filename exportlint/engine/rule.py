@@ -55,6 +55,7 @@ class Finding:
     def blocking(self) -> bool:
         """Stops the conversion paths it is about."""
         return self.blocks or self.severity is Severity.ERROR
+    called_from: Location | None = None  # the user's line, when `location` is in a library
 
     @property
     def fixable(self) -> bool:
@@ -145,6 +146,7 @@ class Rule:
             node=node.name if node else None,
             fix=fix,
             paths=paths,
+            called_from=node.call_site if node and location is None else None,
         )
 
 

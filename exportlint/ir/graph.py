@@ -68,8 +68,16 @@ class OpNode:
     const_inputs: tuple[bool, ...] = ()
     module: str | None = None  # module path, e.g. "backbone.features.3.act"
     module_type: str | None = None  # e.g. "torch.nn.modules.activation.Hardsigmoid"
-    location: Location | None = None  # innermost frame in user code
+    location: Location | None = None  # innermost frame in user code (or in a library: `call_site`)
     stack: tuple[Location, ...] = ()  # user frames, outermost first
+
+    @property
+    def call_site(self) -> Location | None:
+        """The user's innermost line when `location` is in a library (transformers, timm), else None."""
+        if self.location is None or not self.stack:
+            return None
+        inner = self.stack[-1]
+        return None if (inner.path, inner.line) == (self.location.path, self.location.line) else inner
 
     @property
     def base_op(self) -> str:

@@ -16,6 +16,8 @@ def finding_dict(f: Finding) -> dict:
         "location": _location(f.location),
         "fix": {"applicability": f.fix.applicability.value, "description": f.fix.description} if f.fix else None,
         "paths": list(f.paths), "blocks": f.blocking,
+        "called_from": ({"path": display_path(f.called_from.path), "line": f.called_from.line}
+                        if f.called_from else None),
     }
 
 

@@ -29,7 +29,11 @@ def group_line(g: Group, color: bool = False) -> str:
              if f.location else g.subject)
     target = f" {g.target_label}" if g.targets else ""
     fixable = " [*]" if _fixable_by_default(f) else ""
-    return f"{where}: {_paint(f.code, _COLORS[f.severity], color)}{fixable}{target} {g.message}"
+    context = [f"in {f.module}"] if f.module and f.location else []  # repeated blocks stay apart
+    if f.called_from:
+        context.append(f"called from {display_path(f.called_from.path)}:{f.called_from.line}")
+    tail = f" ({', '.join(context)})" if context else ""
+    return f"{where}: {_paint(f.code, _COLORS[f.severity], color)}{fixable}{target} {g.message}{tail}"
 
 
 def render(report: Report, color: bool = False) -> str:
