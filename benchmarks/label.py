@@ -20,6 +20,7 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -73,9 +74,13 @@ def corpus_ids() -> list[str]:
 
 
 def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    return f"{type(exc).__name__}: {line}"[:300]
+    """`Type: first line`, ANSI colours removed, followed by the first line of its cause (torch.onnx wraps)."""
+    parts = []
+    while exc is not None and len(parts) < 3:
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+        parts.append(f"{type(exc).__name__}: {next((ln.strip() for ln in text.splitlines() if ln.strip()), '')}")
+        exc = exc.__cause__
+    return " <- ".join(parts)[:400]
 
 
 # ---- worker side (in the subprocess) ----
@@ -120,8 +125,6 @@ def _coreml(model, args, target: str, path: str) -> None:
 
 
 def _tflite(model, args, target: str, path: str) -> None:
-    import re
-
     import litert_torch
     from ai_edge_litert.interpreter import Interpreter
 
