@@ -70,10 +70,10 @@ def decide(subject: Subject, targets: list[Target], mode: str, undecided: set[tu
 
 
 def _run(subject: Subject, target: Target, path: str, runner, by: str) -> Decision:
-    from exportlint.capture.spec import user_code
+    from exportlint.capture.spec import quiet, user_code
 
     try:
-        with user_code(f"{target} {path}"):  # converters print, some from C++; stdout is the report
+        with user_code(f"{target} {path}"), quiet():  # converters print, some from C++; stdout is the report
             converted, detail = runner(subject, target)
     except ImportError as exc:
         converted, detail = None, f"{exc.name or exc} is not installed"

@@ -15,13 +15,13 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import os
 import re
 import sys
 import warnings
 from typing import Any, Callable, Iterator
 
 from exportlint.config import DynamicDim, Options
+from exportlint.capture.spec import quiet
 from exportlint.capture.locate import exception_frames, frames_from_text, is_library_file, jit_frames, locate
 from exportlint.errors import LoadError, UsageError
 from exportlint.ir import CaptureInfo, Location, NodeKind, OpGraph, OpNode, TensorMeta
@@ -481,20 +481,10 @@ def _module_types(model) -> dict[str, str]:
     return {path: f"{type(m).__module__}.{type(m).__qualname__}" for path, m in model.named_modules()}
 
 
-@contextlib.contextmanager
-def _quiet_jit() -> Iterator[None]:
-    """Silence torch.jit while it traces or scripts: TracerWarnings, and the graphs and diffs it
-    prints (to Python's stdout/stderr)."""
-    with warnings.catch_warnings(), open(os.devnull, "w") as devnull, \
-            contextlib.redirect_stdout(devnull), contextlib.redirect_stderr(devnull):
-        warnings.simplefilter("ignore")
-        yield
-
-
 def _traced(model, inputs, strict: bool = True):
     import torch
 
-    with _quiet_jit():
+    with quiet():
         return torch.jit.trace(model, inputs, check_trace=False, strict=strict)
 
 
@@ -545,7 +535,7 @@ def script_graph(model, name: str) -> OpGraph:
     location (their module path says where they are)."""
     import torch
 
-    with _quiet_jit():
+    with quiet():
         scripted = torch.jit.script(model)
     info = CaptureInfo(method=JIT_SCRIPT, training=model.training)
     return graph_from_torchscript(scripted.inlined_graph, name, info, scripted, TORCHSCRIPT, _node_kind,

@@ -7,6 +7,7 @@ import importlib
 import importlib.util
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -49,6 +50,16 @@ def user_code(spec: str) -> Iterator[None]:
         sys.stdout = saved_stdout
         os.dup2(saved_fd, 1)
         os.close(saved_fd)
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Silence what libraries print to Python's stdout/stderr and warn while they work: torch.jit's
+    graphs and TracerWarnings, converters' progress bars. Their errors still raise."""
+    with warnings.catch_warnings(), open(os.devnull, "w") as devnull, \
+            contextlib.redirect_stdout(devnull), contextlib.redirect_stderr(devnull):
+        warnings.simplefilter("ignore")
+        yield
 
 
 def _location(exc: BaseException):
