@@ -5,8 +5,8 @@ Real verdict for `onnx:N` and a path (the default `dynamo` exporter, or the Torc
 accepts and ONNX Runtime runs with PyTorch's numbers (`exportlint.decide`, what --confirm runs).
 The static verdict (`decide="static"`: tables only, the dynamo path on torch.export's graph, the
 TorchScript path on torch.jit.trace's) must match it path by path.
-examples/packed_lstm.py is left out on purpose: exportlint blocks it for every target (EXL001/EXL301)
-because the legacy trace freezes the example's sequence lengths, which an export that "works" hides.
+examples/packed_lstm.py is left out: its TorchScript export "works" with the example's sequence
+lengths frozen in (EXL301 warns); the verdict there follows the converter, the warning the meaning.
 """
 
 from __future__ import annotations

@@ -109,6 +109,13 @@ _ACTIVATION_MATCH = {
     "F.elu": {"given": {"alpha": True}}, "F.gelu": {"args": {"approximate": "none"}},
 }
 _F32 = {"inputs": {"0": {"dtype": "float32"}}}
+
+
+def _with_dtype(match: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A hand-written probe's form includes its first input's dtype (float32, `_x`'s default) unless
+    it names its inputs: a form probed on floats says nothing of integer inputs (torch.div with
+    rounding_mode="floor" fails on LiteRT for floats and converts for int64)."""
+    return {**_F32, **match} if match and "inputs" not in match else match
 # Forms of the generated (schema-filled or listed core) probes, for ops whose support depends on them:
 # they call the overload with the schema's defaults, which no hand-written probe does.
 CORE_MATCH: dict[str, dict[str, Any]] = {
@@ -121,7 +128,7 @@ CORE_MATCH: dict[str, dict[str, Any]] = {
     "aten.upsample_nearest2d.vec": {"given": {"output_size": True}},
     "aten.upsample_bilinear2d.vec": {"given": {"output_size": True}, "args": {"align_corners": False}},
     "aten.index.Tensor": {"inputs": {"1": {"dtype": "int64"}}},
-    "aten.div.Scalar_mode": {"args": {"rounding_mode": "floor"}},
+    "aten.div.Scalar_mode": {"args": {"rounding_mode": "floor"}, **_F32},
     **dict.fromkeys(["aten.sum.dim_IntList", "aten.mean.dim", "aten.mean.default",
                      "aten.cumsum.default"], _F32),
     "aten.sort.default": {"args": {"descending": False}},
@@ -171,14 +178,14 @@ def _hand_written() -> list[OneOp]:
     def fn(name: str, op: str, f: Callable[..., Any], *make: Callable[[], Any],
            conditions: str = "", deterministic: bool = True, match: dict[str, Any] | None = None) -> None:
         probes.append(OneOp(name, op, lambda: (_fn_module(f).eval(), tuple(m() for m in make)),
-                            conditions, "nn", deterministic, match))
+                            conditions, "nn", deterministic, _with_dtype(match)))
 
     def layer(name: str, op: str, make_layer: Callable[[], nn.Module], *make: Callable[[], Any],
               conditions: str = "", match: dict[str, Any] | None = None) -> None:
         def build():
             torch.manual_seed(0)
             return make_layer().eval(), tuple(m() for m in make)
-        probes.append(OneOp(name, op, build, conditions, "nn", match=match))
+        probes.append(OneOp(name, op, build, conditions, "nn", match=_with_dtype(match)))
 
     img = lambda: _x(1, 3, 8, 8)  # noqa: E731
     img4 = lambda: _x(1, 4, 8, 8)  # noqa: E731
