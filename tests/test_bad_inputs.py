@@ -420,16 +420,3 @@ def test_unreadable_file_in_walk(tmp_path, capfd, monkeypatch):
                 d.chmod(mode)
     messages = [f["message"] for f in json.loads(out)["findings"]]
     assert rc == 1 and "src/secret.py: cannot read: permission denied" in messages, (messages, err)
-
-
-def test_load_failure_example_of_exl003_is_at_the_marked_line(tmp_path, capfd, monkeypatch):
-    """EXL003's examples, run as `file.py:build` specs: the finding is at the marked line."""
-    from exportlint.engine.registry import all_rules
-
-    rule = all_rules()["EXL003"]
-    for i, example in enumerate(rule.invalid):
-        _write(tmp_path / f"ex{i}.py", example.source)
-        _, lines = example.expected_lines("EXL003")
-        rc, out, err = _run(["check", f"ex{i}.py:build", "--format", "json"], tmp_path, capfd, monkeypatch)
-        (finding,) = json.loads(out)["findings"]
-        assert rc == 1 and finding["code"] == "EXL003" and {finding["location"]["line"]} == lines, finding
