@@ -420,3 +420,12 @@ def test_unreadable_file_in_walk(tmp_path, capfd, monkeypatch):
                 d.chmod(mode)
     messages = [f["message"] for f in json.loads(out)["findings"]]
     assert rc == 1 and "src/secret.py: cannot read: permission denied" in messages, (messages, err)
+
+
+def test_fix_hook_takes_a_shebang_script(tmp_path, capfd, monkeypatch):
+    """The `exportlint-fix` hook gets the same files: a shebang script is checked as source (it was
+    taken for a model spec: exit 2)."""
+    _write(tmp_path / "script", "#!/usr/bin/env python\n" + GOOD_SOURCE)
+    rc, out, err = _run(["fix", "script", "--diff"], tmp_path, capfd, monkeypatch)
+    _no_traceback(out, err)
+    assert rc == 1 and out.startswith("script:6:12: EXL501")

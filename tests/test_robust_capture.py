@@ -220,3 +220,11 @@ def test_exl003_examples(kind, tmp_path, monkeypatch, capfd):
             continue
         _, lines = example.expected_lines("EXL003")
         assert rc == 1 and [f["location"]["line"] for f in findings] == sorted(lines), findings
+
+
+def test_inputs_that_cannot_fit_are_a_usage_error(models, capfd):
+    """A huge --input-shape ended in the allocator's error."""
+    assert main(["check", "m.py:good", "--input-shape", "100000,100000,100"]) == 2
+    out, err = capfd.readouterr()
+    (line,) = [ln for ln in err.splitlines() if "exportlint" in ln]
+    assert out == "" and "--input-shape 100000,100000,100: the inputs alone take 3725.3 GB" in line
