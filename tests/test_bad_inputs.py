@@ -422,14 +422,10 @@ def test_unreadable_file_in_walk(tmp_path, capfd, monkeypatch):
     assert rc == 1 and "src/secret.py: cannot read: permission denied" in messages, (messages, err)
 
 
-def test_load_failure_example_of_exl003_is_at_the_marked_line(tmp_path, capfd, monkeypatch):
-    """EXL003's examples, run as `file.py:build` specs: the finding is at the marked line."""
-    from exportlint.engine.registry import all_rules
-
-    rule = all_rules()["EXL003"]
-    for i, example in enumerate(rule.invalid):
-        _write(tmp_path / f"ex{i}.py", example.source)
-        _, lines = example.expected_lines("EXL003")
-        rc, out, err = _run(["check", f"ex{i}.py:build", "--format", "json"], tmp_path, capfd, monkeypatch)
-        (finding,) = json.loads(out)["findings"]
-        assert rc == 1 and finding["code"] == "EXL003" and {finding["location"]["line"]} == lines, finding
+def test_fix_hook_takes_a_shebang_script(tmp_path, capfd, monkeypatch):
+    """The `exportlint-fix` hook gets the same files: a shebang script is checked as source (it was
+    taken for a model spec: exit 2)."""
+    _write(tmp_path / "script", "#!/usr/bin/env python\n" + GOOD_SOURCE)
+    rc, out, err = _run(["fix", "script", "--diff"], tmp_path, capfd, monkeypatch)
+    _no_traceback(out, err)
+    assert rc == 1 and out.startswith("script:6:12: EXL501")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
+import math
 import os
 import sys
 import warnings
@@ -153,19 +154,34 @@ def parse_shape(text: str) -> tuple[int, ...]:
     return shape
 
 
+def _check_memory(shapes: list[str], needed: int) -> None:
+    """UsageError before allocating inputs that cannot fit: the allocator's own error names no input.
+    A forward pass needs several times its inputs, so they may take half the available memory."""
+    try:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # not on this platform
+        return
+    if needed > available // 2:
+        raise UsageError(f"--input-shape {' '.join(shapes)}: the inputs alone take {needed / 2**30:.1f} GB, "
+                         f"more than half the {available / 2**30:.1f} GB of memory available")
+
+
 def make_inputs(shapes: list[str], dtypes: list[str]) -> tuple:
     """Random example inputs for `--input-shape` / `--input-dtype` (one dtype for all, or one each)."""
     import torch
 
     if len(dtypes) not in (0, 1, len(shapes)):
         raise UsageError(f"give one --input-dtype for all inputs or one per --input-shape ({len(shapes)})")
-    inputs = []
+    specs = []
     for i, text in enumerate(shapes):
         name = (dtypes[i] if len(dtypes) == len(shapes) else dtypes[0]) if dtypes else "float32"
         dtype = getattr(torch, name, None)
         if not isinstance(dtype, torch.dtype):
             raise UsageError(f"--input-dtype {name!r} is not a torch dtype (float32, int64, bool, ...)")
-        shape = parse_shape(text)
+        specs.append((parse_shape(text), dtype))
+    _check_memory(shapes, sum(math.prod(shape) * dtype.itemsize for shape, dtype in specs))
+    inputs = []
+    for shape, dtype in specs:
         if dtype.is_floating_point:
             inputs.append(torch.randn(shape, dtype=dtype))
         elif dtype == torch.bool:
