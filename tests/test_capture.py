@@ -76,7 +76,26 @@ def test_specialisation_points_at_the_line_that_froze_the_size():
 def test_second_capture_at_other_sizes_can_be_skipped():
     assert capture_example("shape_head.py:build").capture.resized is not None
     graph = capture_path(str(EXAMPLES / "shape_head.py:build"), Options(recapture=False))
-    assert graph.capture.resized is None
+    assert graph.capture.resized is None and graph.capture.resize_skipped == "skipped with --no-recapture"
+
+
+def test_exl201_says_when_the_second_capture_did_not_run():
+    import torch
+
+    from conftest import check
+    from exportlint.capture.pytorch import capture_torch
+
+    class Lookup(torch.nn.Module):  # integer inputs only: no dimension is grown
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.nn.Embedding(10, 4)
+
+        def forward(self, ids):
+            return self.emb(ids).sum(1)
+
+    graph = capture_torch(Lookup().eval(), (torch.tensor([[1, 2, 3]]),), Options(), "lookup")
+    (note,) = [f for f in check(graph, ["onnx:18"]) if f.code == "EXL201"]
+    assert note.severity.value == "info" and "no input dimension can double" in note.message
 
 
 def test_trace_graph_keeps_the_torchscript_node_kinds_at_user_lines():

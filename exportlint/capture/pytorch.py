@@ -12,12 +12,8 @@ The TorchScript conversion paths (`torch.onnx.export(dynamo=False)`, `ct.convert
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
 import re
 import sys
-import warnings
 from typing import Any, Callable, Iterator
 
 from exportlint.config import DynamicDim, Options
@@ -62,7 +58,7 @@ def capture_torch(model: Any, inputs: tuple, options: Options, name: str) -> OpG
     ]
     for method, run in methods:
         try:
-            with _quiet():
+            with quiet():
                 graph = run()
         except Exception as exc:  # noqa: BLE001 - each failure is a reported fact
             info.attempts.append((method, _summary(exc)))
@@ -70,28 +66,14 @@ def capture_torch(model: Any, inputs: tuple, options: Options, name: str) -> OpG
                 info.failure_location = _failure_location(exc)
             continue
         info.method = method
-        if method in (EXPORT_NON_STRICT, EXPORT_STRICT) and options.recapture:
-            info.resized = capture_resized(model, inputs, name, strict=method == EXPORT_STRICT)
+        if method in (EXPORT_NON_STRICT, EXPORT_STRICT):
+            second = (capture_resized(model, inputs, name, strict=method == EXPORT_STRICT) if options.recapture
+                      else "skipped with --no-recapture")
+            info.resized, info.resize_skipped = (None, second) if isinstance(second, str) else (second, None)
         return graph
     info.ok = False
     info.method = "none"
     return OpGraph(name, "aten", info)
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """A capture attempt without torch's noise: a failed torch.export prints its partial graph to
-    stderr (~37 lines before a jit.trace fallback) and logs warnings; the failure is reported anyway.
-    The user's own prints still reach stderr (`user_code` made sys.stdout the original stderr)."""
-    logger = logging.getLogger("torch")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        logger.setLevel(level)
 
 
 def _check_inputs(model: Any, inputs: tuple, name: str) -> None:
@@ -583,20 +565,20 @@ def grown_inputs(model, inputs: tuple) -> tuple | None:
     return build(shapes) if grown else None
 
 
-def capture_resized(model, inputs: tuple, name: str, strict: bool = False) -> OpGraph | None:
-    """The model captured by torch.export again at `grown_inputs` (static shapes), or None."""
+def capture_resized(model, inputs: tuple, name: str, strict: bool = False) -> OpGraph | str:
+    """The model captured by torch.export again at `grown_inputs` (static shapes), or why not."""
     import torch
 
-    if model.training:  # extra forward passes would update batch-norm statistics
-        return None
+    if model.training:
+        return "the model is in training mode (extra forward passes would move batch-norm statistics)"
     try:
-        with _quiet():
+        with quiet():
             grown = grown_inputs(model, inputs)
             if grown is None:
-                return None
+                return "no input dimension can double with the model still running"
             ep = torch.export.export(model, grown, strict=strict)
-    except Exception:  # noqa: BLE001 - no second graph to compare: the rules skip the comparison
-        return None
+    except Exception as exc:  # noqa: BLE001 - no second graph to compare: EXL201 says so
+        return f"torch.export failed at the doubled sizes ({_summary(exc)})"
     return graph_from_fx(ep.graph, name, CaptureInfo(method=EXPORT_STRICT if strict else EXPORT_NON_STRICT),
                          source=ep, user_inputs=_user_inputs(ep))
 

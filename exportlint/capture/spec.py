@@ -55,12 +55,21 @@ def user_code(spec: str) -> Iterator[None]:
 
 @contextlib.contextmanager
 def quiet() -> Iterator[None]:
-    """Silence what libraries print to Python's stdout/stderr and warn while they work: torch.jit's
-    graphs and TracerWarnings, converters' progress bars. Their errors still raise."""
-    with warnings.catch_warnings(), open(os.devnull, "w") as devnull, \
-            contextlib.redirect_stdout(devnull), contextlib.redirect_stderr(devnull):
-        warnings.simplefilter("ignore")
-        yield
+    """Library work without its noise: torch's logs and warnings, what it and the converters print to
+    Python's stderr (a failed torch.export's partial graph, progress bars); their errors still raise.
+    The user's own prints still reach stderr (`user_code` made sys.stdout the original stderr)."""
+    import io
+    import logging
+
+    logger = logging.getLogger("torch")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 def _location(exc: BaseException):

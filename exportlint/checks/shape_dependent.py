@@ -121,6 +121,10 @@ class ShapeDependentConstant(GraphRule):
                 location=info.specialization_location.get(dim), severity=Severity.ERROR)
         other = info.resized
         if other is None:
+            if info.resize_skipped:
+                yield self.finding(graph, f"sizes frozen at capture were not looked for: the second capture at "
+                                   f"doubled input sizes did not run ({info.resize_skipped}); mark the "
+                                   "dims that vary --dynamic to check them", severity=Severity.INFO)
             return
         here, there = _sizes(graph), _sizes(other)
         structure = _structure_change(graph, other)

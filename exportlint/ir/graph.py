@@ -102,6 +102,7 @@ class CaptureInfo:
     # The same model captured again with some input dims doubled (`capture_resized`): constants that
     # differ between the two graphs were computed from input sizes and frozen at capture.
     resized: "OpGraph | None" = None
+    resize_skipped: str | None = None  # why there is no second capture
     # The model as the TorchScript conversion paths see it (torch.jit.trace), or why it failed.
     traced: "OpGraph | None" = None
     trace_error: str | None = None
