@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     decide.add_argument("--static", action="store_const", const="static", dest="decide",
                         help="decide from the support tables only (default: the ONNX paths are also "
                              "decided by running their translation, a few seconds)")
+    check.add_argument("--no-cache", action="store_true",
+                       help="run the converters again instead of reusing their decisions for the same graphs "
+                            "and library versions (kept in $EXPORTLINT_CACHE_DIR, default ~/.cache/exportlint)")
     check.add_argument("--script", action="store_true",
                        help="the TorchScript paths (torch.onnx dynamo=False, Core ML trace) convert "
                             "torch.jit.script(model) instead of a trace (automatic when torch.export "
@@ -113,6 +116,7 @@ def _options(args, config=None):
     opts.decide = getattr(args, "decide", None) or opts.decide
     opts.require_default_path = opts.require_default_path or getattr(args, "require_default_path", False)
     opts.script = opts.script or getattr(args, "script", False)
+    opts.cache = not getattr(args, "no_cache", False)
     opts.recapture = not args.no_recapture
     check_normalisation(args.mean, args.std, "--mean/--std")
     if args.input_dtype and not args.input_shape:

@@ -81,6 +81,7 @@ class Options:
     decide: str = "auto"
     require_default_path: bool = False  # a target counts as exportable only through its default path
     script: bool = False  # the TorchScript paths convert torch.jit.script's module, not a trace
+    cache: bool = True  # reuse converter decisions made before for the same graphs (`decide.DecisionCache`)
 
     def enabled(self, code: str) -> bool:
         """`code` passes select (empty = ALL) and ignore, by code or prefix."""

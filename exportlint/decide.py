@@ -14,6 +14,8 @@ device). TensorRT needs a GPU: never run. A converter's answer, when it ran, is 
 from __future__ import annotations
 
 import io
+import json
+import os
 import re
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -47,11 +49,24 @@ class Subject:
     program: Any = None
     torchscript: Any = None
 
+    def fingerprint(self) -> str:
+        """What decides a conversion: both captured graphs (ops, arguments, shapes, dtypes) and the
+        example inputs' shapes and dtypes. Weights are left out: they do not change which ops a
+        converter meets."""
+        import hashlib
 
-def decide(subject: Subject, targets: list[Target], mode: str, undecided: set[tuple[str, str]] = frozenset()
-           ) -> list[Decision]:
+        traced = str(self.torchscript.inlined_graph) if self.torchscript is not None else ""
+        parts = [str(self.program.graph) if self.program is not None else "",
+                 re.sub(r"___torch_mangle_\d+\.", "", traced),  # class names renumbered per process
+                 repr([(tuple(t.shape), str(t.dtype)) for t in self.inputs if hasattr(t, "shape")])]
+        return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def decide(subject: Subject, targets: list[Target], mode: str, undecided: set[tuple[str, str]] = frozenset(),
+           cache: bool = True) -> list[Decision]:
     """Run the converters `mode` asks for on `subject`, per target and conversion path: in "auto"
-    mode the ONNX paths, and the (target, path) pairs in `undecided` (the tables cannot say)."""
+    mode the ONNX paths, and the (target, path) pairs in `undecided` (the tables cannot say). With
+    `cache`, a decision made before for the same graphs and library versions is reused."""
     if mode == "static":
         return []
     runs = [(t, p.name, _RUNNERS[t.family, p.name]) for t in targets for p in t.paths("aten")
@@ -59,14 +74,73 @@ def decide(subject: Subject, targets: list[Target], mode: str, undecided: set[tu
             and (mode == "confirm" or t.family == "onnx" or (str(t), p.name) in undecided)]
     if not runs:
         return []
+    known_graphs = subject.program is not None or subject.torchscript is not None
+    store = DecisionCache(subject.fingerprint()) if cache and known_graphs else None
     training = subject.model.training
     subject.model.eval()  # as captured; restored below
     try:
-        return [_run(subject, target, path, runner,
-                     TRANSLATION if mode == "auto" and target.family == "onnx" else CONVERTER)
-                for target, path, runner in runs]
+        out = []
+        for target, path, runner in runs:
+            by = TRANSLATION if mode == "auto" and target.family == "onnx" else CONVERTER
+            known = store.get(target, path, by) if store else None
+            out.append(known or _run(subject, target, path, runner, by))
+            if store and known is None and out[-1].converted is not None:
+                store.put(target, out[-1])
+        return out
     finally:
         subject.model.train(training)
+
+
+class DecisionCache:
+    """Decisions already made for a model's graphs, on disk: `$EXPORTLINT_CACHE_DIR` (default
+    `~/.cache/exportlint`) / decisions / FINGERPRINT.json, keyed inside by target, path and the
+    versions of the libraries that ran it. JSON only, written atomically (a temporary file renamed
+    into place), so concurrent runs at worst both convert; `--no-cache` (or `EXPORTLINT_NO_CACHE=1`)
+    turns it off."""
+
+    def __init__(self, fingerprint: str):
+        root = os.environ.get("EXPORTLINT_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "exportlint")
+        self.path = os.path.join(root, "decisions", f"{fingerprint}.json")
+        self.enabled = not os.environ.get("EXPORTLINT_NO_CACHE")
+
+    def _key(self, target: Target, path: str) -> str:
+        from exportlint import __version__
+        from exportlint.tables.probe.harness import library_versions
+
+        versions = library_versions(*_LIBRARIES[target.family])
+        return json.dumps([__version__, str(target), path, versions], sort_keys=True)
+
+    def _load(self) -> dict[str, Any]:
+        try:
+            with open(self.path, encoding="utf-8") as fh:
+                data = json.load(fh)
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def get(self, target: Target, path: str, by: str) -> Decision | None:
+        entry = self._load().get(self._key(target, path)) if self.enabled else None
+        if not isinstance(entry, dict) or not isinstance(entry.get("converted"), bool):
+            return None
+        return Decision(str(target), path, entry["converted"], f"{entry.get('detail', '')} (cached)", by)
+
+    def put(self, target: Target, decision: Decision) -> None:
+        if not self.enabled:
+            return
+        data = self._load()
+        data[self._key(target, decision.path)] = {"converted": decision.converted, "detail": decision.detail}
+        try:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            tmp = f"{self.path}.{os.getpid()}.tmp"
+            with open(tmp, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, sort_keys=True)
+            os.replace(tmp, self.path)
+        except OSError:
+            pass  # a cache that cannot be written is only slower
+
+
+_LIBRARIES = {"onnx": ("torch", "onnx", "onnxscript", "onnxruntime"), "coreml": ("torch", "coremltools"),
+              "tflite": ("torch", "litert-torch", "ai-edge-litert")}
 
 
 def _run(subject: Subject, target: Target, path: str, runner, by: str) -> Decision:

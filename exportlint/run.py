@@ -128,7 +128,8 @@ def check_captured(graph: OpGraph, subject: Subject | None, options: Options, re
 
     decisions = []
     if subject and graph.capture.ok:
-        decisions = decide(subject, options.targets, options.decide, undecided_paths(graph, options.targets))
+        decisions = decide(subject, options.targets, options.decide, undecided_paths(graph, options.targets),
+                           cache=options.cache)
     check_graph(graph, options, report, decisions)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from functools import cache
@@ -10,6 +11,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# Every test decides afresh (tests/test_decide.py checks the cache itself); CLI subprocesses inherit it.
+os.environ["EXPORTLINT_NO_CACHE"] = "1"
 EXAMPLES = ROOT / "examples"
 
 

@@ -1,0 +1,58 @@
+"""Deciding conversion paths with the real converters (`exportlint.decide`), and the decision cache."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from exportlint.decide import Subject, decide
+from exportlint.targets import parse_target
+
+ONNX18 = [parse_target("onnx:18")]
+
+
+def _subject(width: int = 8) -> Subject:
+    model = torch.nn.Sequential(torch.nn.Linear(width, 4), torch.nn.ReLU()).eval()
+    inputs = (torch.randn(2, width),)
+    return Subject(model, inputs, torch.export.export(model, inputs), torch.jit.trace(model, inputs))
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPORTLINT_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("EXPORTLINT_NO_CACHE")
+    return tmp_path
+
+
+def test_static_runs_nothing_and_auto_runs_both_onnx_exporters():
+    assert decide(_subject(), ONNX18, "static") == []
+    runs = decide(_subject(), ONNX18 + [parse_target("coreml:iOS16")], "auto")
+    assert {(d.target, d.path, d.converted, d.by) for d in runs} == {
+        ("onnx:18", "dynamo", True, "translation"), ("onnx:18", "torchscript", True, "translation")}
+
+
+def test_a_decision_is_reused_for_the_same_graphs_only(cache_dir):
+    first = decide(_subject(), ONNX18, "auto")
+    assert not any(d.detail.endswith("(cached)") for d in first)
+    again = decide(_subject(), ONNX18, "auto")
+    assert [(d.path, d.converted) for d in again] == [(d.path, d.converted) for d in first]
+    assert all(d.detail.endswith("(cached)") for d in again)
+    other = decide(_subject(width=16), ONNX18, "auto")  # another graph: decided afresh
+    assert not any(d.detail.endswith("(cached)") for d in other)
+    assert not any(d.detail.endswith("(cached)") for d in decide(_subject(), ONNX18, "auto", cache=False))
+    assert len(list((cache_dir / "decisions").glob("*.json"))) == 2  # one file per pair of graphs
+
+
+def test_concurrent_writers_leave_a_readable_cache(cache_dir):
+    script = ("import torch; from exportlint.decide import Subject, decide; from exportlint.targets import parse_target;"
+              "m = torch.nn.Linear(8, 4).eval(); x = (torch.randn(2, 8),);"
+              "decide(Subject(m, x, torch.export.export(m, x), torch.jit.trace(m, x)), [parse_target('onnx:18')], 'auto')")
+    procs = [subprocess.Popen([sys.executable, "-c", script]) for _ in range(2)]
+    assert [p.wait(timeout=600) for p in procs] == [0, 0]
+    files = list((cache_dir / "decisions").glob("*.json"))
+    assert len(files) == 1 and len(json.loads(files[0].read_text())) == 2
+    assert not list((cache_dir / "decisions").glob("*.tmp"))
