@@ -192,3 +192,64 @@ def test_verdict_matches_real_converter(name, target):
     blocked = [f.message for f in findings if f.severity is Severity.ERROR and f.target in (None, target)]
     real = _real_verdict(name, target)
     assert (not blocked) == (real is None), (real, blocked)
+
+
+# --- the trace path: ct.convert(torch.jit.trace(m, args)) (`torchscript-coreml.json`) -------------
+
+TRACE_SPOT = {  # catalogue probe -> (traced node kind, the trace path converts at iOS16)
+    "torch.unique": ("aten::_unique2", True),  # the export path fails on it
+    "F.max_pool2d": ("aten::max_pool2d", True),  # the export path fails on it
+    "torch.bitwise_or": ("aten::bitwise_or", False),
+}
+
+
+def test_trace_path_in_place_kind_is_proven_through_its_functional():
+    verdict = support("aten::relu_", "coreml:iOS16", dialect="torchscript")
+    assert verdict.status is Status.SUPPORTED and verdict.evidence == "probe"
+
+
+def test_trace_path_kind_without_converter_is_unsupported():
+    verdict = support("aten::bitwise_or", "coreml:iOS16", dialect="torchscript")
+    assert verdict.status is Status.UNSUPPORTED and "bitwise_or" in verdict.reason
+    unprobed = support("aten::cholesky_inverse", "coreml:iOS18", dialect="torchscript")
+    assert unprobed.status is Status.UNSUPPORTED and unprobed.evidence == "registry"
+    assert support("mylib::op", "coreml:iOS16", dialect="torchscript").status is Status.UNKNOWN
+
+
+def test_trace_table_provenance():
+    table = load_table("torchscript", "coreml")
+    prov = table["provenance"]
+    assert table["dialect"] == "torchscript" and prov["generator"].endswith("torchscript_coreml")
+    assert {"torch", "coremltools"} <= prov["probe_libraries"].keys() and prov["probes"]["run"] > 100
+    assert all(key.count("::") == 1 for key in table["ops"])
+
+
+@pytest.mark.parametrize("name", sorted(TRACE_SPOT))
+def test_trace_path_spot_checks_real_converter(name, catalog):
+    import coremltools as ct
+    import torch
+
+    from exportlint.tables.probe.coreml import tensor_type
+
+    kind, ok = TRACE_SPOT[name]
+    module, inputs = catalog[name].build()
+    traced = torch.jit.trace(module, inputs, check_trace=False)
+    assert kind in {n.kind() for n in traced.inlined_graph.nodes()}
+    try:
+        ct.convert(traced, inputs=[tensor_type(t) for t in inputs], convert_to="mlprogram",
+                   skip_model_load=True, minimum_deployment_target=ct.target.iOS16)
+        converted = True
+    except Exception:  # noqa: BLE001 - the converter's verdict
+        converted = False
+    verdict = support(kind, "coreml:iOS16", dialect="torchscript")
+    assert converted is ok and verdict.evidence == "probe"
+    assert verdict.status is (Status.SUPPORTED if ok else Status.UNSUPPORTED), verdict
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["torchscript_coreml", "torchscript_onnx"])
+def test_torchscript_tables_regenerate_from_committed_probes(name, tmp_path):
+    import importlib
+
+    (path,) = importlib.import_module(f"exportlint.tables.generate.{name}").generate(tmp_path, probe=False)
+    assert path.read_text() == (RULES / "tables" / path.name).read_text()

@@ -165,3 +165,49 @@ def test_every_core_aten_op_is_probed_or_excluded_with_a_reason():
     assert core - probed - set(EXCLUDED) == set()
     assert probed & set(EXCLUDED) == set()
     assert all(reason.strip() for reason in EXCLUDED.values())
+
+
+# --- the TorchScript exporter on the traced graph (`torchscript-onnx.json`) ------------------------
+
+TS_SPOT = {  # catalogue probe -> (traced node kind, {opset: torch.onnx.export(dynamo=False) works})
+    "F.grid_sample[bilinear]": ("aten::grid_sampler", {13: False, 16: True}),
+    "torch.cumsum": ("aten::cumsum", {9: False, 11: True}),
+    "F.hardswish": ("aten::hardswish", {13: True}),
+}
+
+
+def test_torchscript_table_reads_node_kinds():
+    assert support("aten::relu_", "onnx:17", dialect="torchscript").status is Status.SUPPORTED
+    raising = support("aten::_unique", "onnx:17", dialect="torchscript")  # registered, always raises
+    assert raising.status is Status.UNSUPPORTED and "always raises" in raising.reason
+    assert support("aten::grid_sampler", "onnx:13", dialect="torchscript").since == "16"
+    prov = load_table("torchscript", "onnx")["provenance"]
+    assert prov["generator"].endswith("torchscript_onnx") and prov["probes"]["run"] > 100
+
+
+@pytest.mark.parametrize("name", sorted(TS_SPOT))
+def test_torchscript_spot_checks_real_exporter(name):
+    import io
+
+    import onnx
+    import torch
+
+    from exportlint.tables.probe.catalog import catalog
+
+    onnx_runner._quiet()
+    kind, expected = TS_SPOT[name]
+    probe = catalog()[name]
+    module, inputs = probe.build()
+    with torch.no_grad():
+        reference = onnx_runner._flat_outputs(module(*inputs))
+    for opset, ok in expected.items():
+        buffer = io.BytesIO()
+        try:
+            torch.onnx.export(module, inputs, buffer, dynamo=False, opset_version=opset)
+            result = onnx_runner.validate(onnx.load_from_string(buffer.getvalue()), opset, inputs,
+                                          reference, probe.deterministic).status
+        except Exception:  # noqa: BLE001 - the exporter's verdict
+            result = "unsupported"
+        verdict = support(kind, f"onnx:{opset}", dialect="torchscript")
+        assert (result == "supported") is ok and verdict.evidence == "probe", (opset, verdict)
+        assert verdict.status is (Status.SUPPORTED if ok else Status.UNSUPPORTED), (opset, verdict)

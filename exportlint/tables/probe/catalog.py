@@ -646,6 +646,8 @@ def _hand_written() -> list[OneOp]:
           conditions="pack_padded_sequence -> LSTM -> pad_packed_sequence")
     fn("Tensor.contiguous", "aten.contiguous.default", lambda x: x.transpose(1, 2).contiguous(), vec)
     fn("Tensor.new_ones", "aten.new_ones.default", lambda x: x + x.new_ones(x.shape), vec)
+    fn("Tensor.__and__[bool]", "aten.__and__.Tensor", lambda x: ((x > 0) & (x < 1)).float(), vec,
+       conditions="boolean operands (masks)")
 
     fn("pack_padded_sequence", "aten._pack_padded_sequence.default",
        lambda x: nn.utils.rnn.pack_padded_sequence(x, torch.tensor([5, 3]), batch_first=True).data,
