@@ -203,7 +203,7 @@ def _torchscript(subject: Subject) -> Any:
     """The module the TorchScript paths convert: the one captured, else a fresh trace."""
     import torch
 
-    return subject.torchscript or torch.jit.trace(subject.model, subject.inputs, check_trace=False)
+    return subject.torchscript or torch.jit.trace(subject.model, subject.inputs, check_trace=False, strict=False)
 
 
 def _coreml(path: str) -> Callable[[Subject, Target], tuple[bool, str]]:

@@ -490,11 +490,13 @@ def trace_graph(model, inputs: tuple, name: str, strict: bool = True) -> OpGraph
 
 
 def capture_trace(graph: OpGraph, model, inputs: tuple, script: bool = False) -> None:
-    """Record the TorchScript paths' graph in `graph.capture.traced`, or why it failed. With `script`,
+    """Record the TorchScript paths' graph in `graph.capture.traced`, or why it failed: a non-strict
+    trace, as the TorchScript ONNX exporter makes (a dict output stays a `prim::DictConstruct`, which
+    Core ML's frontend lacks, as a strict `torch.jit.trace` for `ct.convert` would fail). With `script`,
     `torch.jit.script` first (it keeps data-dependent control flow that tracing freezes), then
     tracing if scripting fails."""
     ways = ([lambda: script_graph(model, graph.model)] if script else []) + [
-        lambda: trace_graph(model, inputs, graph.model)]
+        lambda: trace_graph(model, inputs, graph.model, strict=False)]
     for way in ways:
         try:
             graph.capture.traced = way()
