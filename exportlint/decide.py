@@ -216,8 +216,11 @@ def _coreml(path: str) -> Callable[[Subject, Target], tuple[bool, str]]:
                 subject.model, subject.inputs)
             source, kwargs = program.run_decompositions({}), {}
         else:
-            source = _torchscript(subject)
-            kwargs = {"inputs": [ct.TensorType(shape=tuple(t.shape)) for t in subject.inputs]}
+            import numpy as np
+
+            source = _torchscript(subject)  # integer inputs declared int32 (Core ML has no int64), as a user must
+            kwargs = {"inputs": [ct.TensorType(shape=tuple(t.shape), dtype=np.float32 if t.is_floating_point()
+                                               else np.int32) for t in subject.inputs]}
         ct.convert(source, convert_to="mlprogram", skip_model_load=True,
                    minimum_deployment_target=getattr(ct.target, target.version), **kwargs)
         return True, f"coremltools.convert at {target.version} (conversion only: prediction needs macOS)"
@@ -237,13 +240,25 @@ def _tflite(subject: Subject, target: Target) -> tuple[bool, str]:
     if custom:
         return False, f"litert_torch.convert needs ops outside {target}: {', '.join(custom)}"
     if target.version != "select":  # no flex delegate here to run select-TF ops
-        edge(*subject.inputs)  # the LiteRT interpreter: kernels exist for every op and the model runs
+        _run_litert(edge.model_content(), subject.inputs)
     if target.version == "gpu":
         blockers = gpu_blockers(nodes)
         if blockers:
             return False, "GPU delegate would not take: " + "; ".join(blockers[:3]) + " (estimate, no device)"
         return True, f"litert_torch.convert: all {len(nodes)} nodes fit the GPU delegate (estimate, no device)"
     return True, f"litert_torch.convert: {len(nodes)} nodes, {len(ops)} op kinds"
+
+
+def _run_litert(content: bytes, inputs: tuple) -> None:
+    """Run the flatbuffer once in the LiteRT interpreter (kernels for every op, and it runs), inputs
+    cast to the types it declares (litert-torch makes int64 inputs int32)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=content)
+    interpreter.allocate_tensors()
+    for detail, value in zip(sorted(interpreter.get_input_details(), key=lambda d: d["index"]), inputs):
+        interpreter.set_tensor(detail["index"], value.numpy().astype(detail["dtype"]))
+    interpreter.invoke()
 
 
 _RUNNERS: dict[tuple[str, str], Callable[[Subject, Target], tuple[bool, str]]] = {
