@@ -216,11 +216,10 @@ def _coreml(path: str) -> Callable[[Subject, Target], tuple[bool, str]]:
                 subject.model, subject.inputs)
             source, kwargs = program.run_decompositions({}), {}
         else:
-            import numpy as np
+            from exportlint.tables.probe.coreml import tensor_type
 
-            source = _torchscript(subject)  # integer inputs declared int32 (Core ML has no int64), as a user must
-            kwargs = {"inputs": [ct.TensorType(shape=tuple(t.shape), dtype=np.float32 if t.is_floating_point()
-                                               else np.int32) for t in subject.inputs]}
+            source = _torchscript(subject)
+            kwargs = {"inputs": [tensor_type(t) for t in subject.inputs]}  # int64 declared int32, as a user must
         ct.convert(source, convert_to="mlprogram", skip_model_load=True,
                    minimum_deployment_target=getattr(ct.target, target.version), **kwargs)
         return True, f"coremltools.convert at {target.version} (conversion only: prediction needs macOS)"

@@ -23,8 +23,6 @@ TARGETS = ("iOS15", "iOS16", "iOS17", "iOS18")
 
 
 def probe_case(case: OneOp) -> ProbeRecord:
-    import coremltools as ct
-
     from exportlint.tables.probe.catalog import exported_ops
 
     module, inputs = case.build()
@@ -36,19 +34,24 @@ def probe_case(case: OneOp) -> ProbeRecord:
         record.error = f"torch.export: {first_line(exc)}"
         return record
 
-    def convert(target: str) -> str | None:
-        try:
-            mlmodel = ct.convert(ep, convert_to="mlprogram", skip_model_load=True,
-                                 minimum_deployment_target=getattr(ct.target, target))
-        except Exception as exc:  # noqa: BLE001 - the converter's error is the result
-            return first_line(exc)
-        if not record.produced:
-            record.produced = sorted({op.op_type for f in mlmodel._mil_program.functions.values()
-                                      for op in f.operations if op.op_type != "const"})
-        return None
-
-    record.results = {target: convert(target) for target in TARGETS}
+    record.results = {target: _convert(ep, record, target) for target in TARGETS}
     return record
+
+
+def _convert(source, record: ProbeRecord, target: str, **kwargs) -> str | None:
+    """`ct.convert` of `source` at `target`: None when it converts (the first success records the MIL
+    ops produced), else the converter's error line."""
+    import coremltools as ct
+
+    try:
+        mlmodel = ct.convert(source, convert_to="mlprogram", skip_model_load=True,
+                             minimum_deployment_target=getattr(ct.target, target), **kwargs)
+    except Exception as exc:  # noqa: BLE001 - the converter's error is the result
+        return first_line(exc)
+    if not record.produced:
+        record.produced = sorted({op.op_type for f in mlmodel._mil_program.functions.values()
+                                  for op in f.operations if op.op_type != "const"})
+    return None
 
 
 # --- the trace path: ct.convert(torch.jit.trace(m, args), inputs=[ct.TensorType(shape=...)]) ----
@@ -80,8 +83,6 @@ def tensor_type(t):
 
 
 def probe_trace_case(case: OneOp) -> ProbeRecord:
-    import coremltools as ct
-
     from exportlint.tables.probe.catalog import torchscript_kind, traced_ops
 
     record = ProbeRecord(name=case.name, op=torchscript_kind(case.op), conditions=case.conditions)
@@ -93,18 +94,7 @@ def probe_trace_case(case: OneOp) -> ProbeRecord:
         return record
     types = [tensor_type(t) for t in inputs]
 
-    def convert(target: str) -> str | None:
-        try:
-            mlmodel = ct.convert(traced, inputs=types, convert_to="mlprogram", skip_model_load=True,
-                                 minimum_deployment_target=getattr(ct.target, target))
-        except Exception as exc:  # noqa: BLE001 - the converter's error is the result
-            return first_line(exc)
-        if not record.produced:
-            record.produced = sorted({op.op_type for f in mlmodel._mil_program.functions.values()
-                                      for op in f.operations if op.op_type != "const"})
-        return None
-
-    record.results = {target: convert(target) for target in TARGETS}
+    record.results = {target: _convert(traced, record, target, inputs=types) for target in TARGETS}
     blamed = {blamed_kind(r, record.ops) for r in record.results.values() if r is not None} - {None}
     if len(blamed) == 1:
         record.op = blamed.pop()
