@@ -158,7 +158,7 @@ FACTORIES = {
                               "called sys.exit(0)"),
     "returns-none": ("def build():\n    return None\n", "returned None"),
     "returns-str": ("def build():\n    return 'abc'\n", "returned a str ('abc')"),
-    "returns-int": ("def build():\n    return 42\n", "returned a int (42)"),
+    "returns-int": ("def build():\n    return 42\n", "returned an int (42)"),
     "returns-3-tuple": ("def build():\n    return 1, 2, 3\n", "returned a 3-tuple (int, int, int)"),
     "returns-1-tuple": ("def build():\n    return (1,)\n", "returned a 1-tuple (int)"),
     "returns-bad-inputs": ("def build():\n    return object(), 5\n", "returned (object, int)"),

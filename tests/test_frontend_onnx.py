@@ -8,7 +8,7 @@ onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper  # noqa: E402
 
 from exportlint.capture.onnx_file import capture_onnx, is_onnx_spec, load_model, opset_imports  # noqa: E402
-from exportlint.errors import UsageError  # noqa: E402
+from exportlint.errors import LoadError, UsageError  # noqa: E402
 from exportlint.ir import NodeKind  # noqa: E402
 from exportlint.tables import load_table, support  # noqa: E402
 
@@ -107,8 +107,9 @@ def _model_with_initializer() -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
-def _one_line_usage_error(path, match):
-    with pytest.raises(UsageError, match=match) as err:
+def _one_line_error(path, match, error=LoadError):
+    """A file that does not load is a LoadError (an EXL003 finding); a wrong or missing path a UsageError."""
+    with pytest.raises(error, match=match) as err:
         capture_onnx(path)
     assert "\n" not in str(err.value)
 
@@ -132,28 +133,28 @@ def test_external_data_outside_is_rejected(tmp_path, location):
     path = tmp_path / "models" / "evil.onnx"
     path.write_bytes(model.SerializeToString())
     (tmp_path / "outside.bin").write_bytes(b"\0" * 256)
-    _one_line_usage_error(path, "outside the model's directory")
+    _one_line_error(path, "outside the model's directory")
 
 
 def test_missing_external_data(tmp_path):
     onnx.save(_model_with_initializer(), tmp_path / "m.onnx", save_as_external_data=True,
               location="m.bin", size_threshold=0)
     (tmp_path / "m.bin").unlink()
-    _one_line_usage_error(tmp_path / "m.onnx", "is missing")
+    _one_line_error(tmp_path / "m.onnx", "is missing")
 
 
 def test_truncated_and_garbage_files(tmp_path, exported):
     data = exported.read_bytes()
     (tmp_path / "cut.onnx").write_bytes(data[: len(data) // 3])
-    _one_line_usage_error(tmp_path / "cut.onnx", "not a valid ONNX")
+    _one_line_error(tmp_path / "cut.onnx", "not a valid ONNX")
     (tmp_path / "junk.onnx").write_bytes(b"\xff" * 100)
-    _one_line_usage_error(tmp_path / "junk.onnx", "not a valid ONNX")
+    _one_line_error(tmp_path / "junk.onnx", "not a valid ONNX")
 
 
 def test_wrong_extension_and_missing_file(tmp_path, exported):
     wrong = tmp_path / "model.pt"
     wrong.write_bytes(exported.read_bytes())
-    _one_line_usage_error(wrong, "expected an .onnx file")
-    _one_line_usage_error(tmp_path / "absent.onnx", "no such file")
+    _one_line_error(wrong, "expected an .onnx file", UsageError)
+    _one_line_error(tmp_path / "absent.onnx", "no such file", UsageError)
     assert is_onnx_spec("a/b.ONNX") and not is_onnx_spec("a/b.py:make")
     assert load_model(exported).graph.node

@@ -140,8 +140,9 @@ def describe(value: Any) -> str:
         return "None"
     if isinstance(value, tuple):
         return f"a {len(value)}-tuple ({', '.join(type(v).__name__ for v in value)})"
+    name = type(value).__name__
     shown = f" ({value!r:.40})" if isinstance(value, (str, bytes, int, float)) else ""
-    return f"a {type(value).__name__}{shown}"
+    return f"{'an' if name[0] in 'aeiouAEIOU' else 'a'} {name}{shown}"
 
 
 def _is_tensor(value: Any) -> bool:
