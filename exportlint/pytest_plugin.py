@@ -62,8 +62,7 @@ def assert_exportable(model: Any, example_inputs: Any, targets: Sequence[str] | 
         check_captured(*capture_module(model, tuple(inputs), name, options), options, report)
     confirmations = report.models[-1].confirmations
     if report.blocking:
-        blocked = [t.target for t in report.models[-1].targets
-                   if not (t.default_path_exportable if options.require_default_path else t.exportable)]
+        blocked = [t.target for t in report.models[-1].targets if t.blocked]
         errors = [f for f in report.findings if f.severity.value == "error"]
         lines = [f"{name} does not export to {', '.join(blocked)} "
                  f"({len(errors)} blocking finding{'s' * (len(errors) != 1)}):"]

@@ -29,7 +29,8 @@ def check_graph(graph: OpGraph, options: Options, report: Report, decisions: Seq
     findings = _link_source_fixes(findings, {r.code: r.source_fix for r in rules if r.source_fix})
     kept = apply_suppressions(findings, options, graph_scope(graph), graph.model, ran=rules)
     kept = settle(kept, options.targets, graph.dialect, decisions, options.require_default_path)
-    report.add(graph.model, graph.capture, options.targets, kept, graph.dialect, decisions)
+    report.add(graph.model, graph.capture, options.targets, kept, graph.dialect, decisions,
+               options.require_default_path)
     return [f for f in findings if suppressed_by(f, options) is not None]
 
 

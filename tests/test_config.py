@@ -108,6 +108,7 @@ def project(tmp_path_factory) -> Path:
     _project(root, """\
         [tool.exportlint]
         targets = ["onnx:17"]
+        require-default-path = true  # Gate converts through the TorchScript exporter only
 
         [[tool.exportlint.models]]
         spec = "models/gate.py:build"

@@ -24,6 +24,11 @@ class TargetSummary:
     warnings: int
     default_path_exportable: bool = True
     paths: list[PathVerdict] = field(default_factory=list)  # default path first
+    default_path_required: bool = False  # `require_default_path`: blocked when the default path is
+
+    @property
+    def blocked(self) -> bool:
+        return not (self.default_path_exportable if self.default_path_required else self.exportable)
 
 
 @dataclass
@@ -40,7 +45,8 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
 
     def add(self, model: str, capture: CaptureInfo | None, targets: Sequence[Target],
-            findings: list[Finding], dialect: str = "aten", decisions: Sequence[Decision] = ()) -> None:
+            findings: list[Finding], dialect: str = "aten", decisions: Sequence[Decision] = (),
+            require_default_path: bool = False) -> None:
         summaries = []
         for target in targets:
             mine = [f for f in findings if f.target in (None, str(target))]
@@ -48,7 +54,7 @@ class Report:
             warnings = sum(f.severity is Severity.WARNING for f in mine)
             paths = path_verdicts(findings, target, dialect, decisions)
             summaries.append(TargetSummary(str(target), any(p.exportable for p in paths), errors, warnings,
-                                           paths[0].exportable, paths))
+                                           paths[0].exportable, paths, require_default_path))
         self.models.append(ModelReport(model, capture, summaries, list(decisions)))
         self.findings.extend(findings)
 
@@ -57,7 +63,7 @@ class Report:
         """A target with no working path, or an error that `verdict.settle` kept (a demanded default
         path, or a finding about every path)."""
         return (any(f.severity is Severity.ERROR for f in self.findings)
-                or any(not t.exportable for m in self.models for t in m.targets))
+                or any(t.blocked for m in self.models for t in m.targets))
 
     @property
     def failed(self) -> bool:
