@@ -1,0 +1,84 @@
+"""A labelled subset of the accuracy corpus (docs/accuracy.md): exportlint's verdicts must keep matching the
+real converters' labels in benchmarks/labels.json on the pairs listed below.
+
+The lists are a ratchet: they hold the pairs where exportlint agrees today. Add pairs as verdicts improve;
+a pair that starts to disagree fails with the converter's error and exportlint's first error finding.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+
+import pytest
+
+from conftest import ROOT
+from exportlint.cli import main
+
+LABELS = json.loads((ROOT / "benchmarks" / "labels.json").read_text())["labels"]
+TARGETS = ["onnx:13", "onnx:17", "onnx:18", "coreml:iOS15", "coreml:iOS16", "tflite"]
+
+# (model id, target): exportlint's `exportable` equals "some conversion path works".
+AGREE_TARGET = {
+    ("hf.bert", "onnx:13"), ("hf.bert", "onnx:17"), ("hf.bert", "onnx:18"), ("hf.bert", "coreml:iOS15"),
+    ("hf.bert", "coreml:iOS16"), ("hf.bert", "tflite"),
+    ("risky.div_floor", "onnx:13"), ("risky.div_floor", "onnx:17"), ("risky.div_floor", "onnx:18"),
+    ("risky.div_floor", "coreml:iOS15"), ("risky.div_floor", "coreml:iOS16"), ("risky.div_floor", "tflite"),
+    ("risky.grid_sample_bicubic", "onnx:13"), ("risky.grid_sample_bicubic", "onnx:17"),
+    ("risky.grid_sample_bicubic", "onnx:18"), ("risky.grid_sample_bicubic", "tflite"),
+    ("risky.logit", "coreml:iOS15"), ("risky.logit", "coreml:iOS16"), ("risky.logit", "tflite"),
+    ("risky.pad_circular", "onnx:13"), ("risky.pad_circular", "onnx:17"), ("risky.pad_circular", "onnx:18"),
+    ("risky.pad_circular", "tflite"),
+    ("risky.unique", "onnx:13"), ("risky.unique", "onnx:17"), ("risky.unique", "onnx:18"), ("risky.unique", "tflite"),
+}
+# (model id, target, path): the entry of exportlint's `paths` equals that path's label.
+AGREE_PATH: set[tuple[str, str, str]] = set()  # empty until exportlint's JSON reports `paths`
+MODELS = sorted({m for m, *_ in AGREE_TARGET | AGREE_PATH})
+
+
+def spec_of(model_id: str) -> str:
+    module, factory = model_id.split(".", 1)
+    return f"{ROOT / 'benchmarks' / 'corpus' / module}.py:{factory}"
+
+
+@pytest.fixture(scope="module")
+def report():
+    """One in-process exportlint run over the subset: ({spec: {target: entry}}, findings)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        main(["check", *map(spec_of, MODELS), *[a for t in TARGETS for a in ("--target", t)], "--format", "json",
+              "--exit-zero"])
+    doc = json.loads(out.getvalue())
+    return {m["model"]: {t["target"]: t for t in m["targets"]} for m in doc["models"]}, doc["findings"]
+
+
+def explain(report, model_id: str, target: str, paths: list[str]) -> str:
+    errors = "; ".join(f"{p}: {LABELS[model_id][target][p]['error'] or 'ok'}" for p in paths)
+    finding = next((f"{f['code']} {f['message']}" for f in report[1] if f["model"] == spec_of(model_id)
+                    and f["severity"] == "error" and f["target"] in (target, None)), "no error finding")
+    return f"{model_id} {target}: converter {errors}; exportlint {finding}"
+
+
+@pytest.mark.parametrize("model_id", MODELS)
+def test_target_verdicts_match_the_converters(report, model_id):
+    verdicts = report[0][spec_of(model_id)]
+    for model, target in sorted(AGREE_TARGET):
+        if model == model_id:
+            labels = LABELS[model][target]
+            assert verdicts[target]["exportable"] == any(lab["ok"] for lab in labels.values()), \
+                explain(report, model, target, sorted(labels))
+
+
+@pytest.mark.parametrize("model_id", MODELS)
+def test_path_verdicts_match_the_converters(report, model_id):
+    verdicts = report[0][spec_of(model_id)]
+    for model, target, path in sorted(AGREE_PATH):
+        if model == model_id:
+            got = {p["path"]: p["exportable"] for p in verdicts[target]["paths"]}
+            assert got[path] == LABELS[model][target][path]["ok"], explain(report, model, target, [path])
+
+
+def test_the_ratchet_names_labelled_pairs_only():
+    assert all(t in LABELS[m] for m, t in AGREE_TARGET)
+    assert all(p in LABELS[m].get(t, {}) for m, t, p in AGREE_PATH)
