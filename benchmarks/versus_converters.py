@@ -3,20 +3,23 @@
     python benchmarks/versus_converters.py
 
 For each example: the time of `exportlint check` (capture + every rule, 4 targets, in-process, after
-a warm-up) and of each real converter on the same model (`exportlint.confirm`: torch.onnx.export +
-checker + ONNX Runtime, coremltools.convert, litert_torch.convert), and their ratio.
+a warm-up) in each decision mode — `static` (tables only) and `auto` (the default: the ONNX paths'
+translation, and the converter of any path the tables cannot decide) — and of each real converter
+on every conversion path of the same model (`exportlint.decide` in `confirm` mode: torch.onnx.export
++ checker + ONNX Runtime per exporter, coremltools.convert of the ExportedProgram and of the trace,
+litert_torch.convert + the LiteRT interpreter), and their ratio.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from exportlint.capture.pytorch import load_spec
 from exportlint.config import Options
-from exportlint.confirm import confirm
-from exportlint.report import Report
-from exportlint.run import capture, check_graph
+from exportlint.decide import Subject, decide
+from exportlint.run import check_specs
 from exportlint.targets import parse_target
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -33,18 +36,22 @@ def _timed(fn):
 def main() -> None:
     options = Options(targets=TARGETS)
     for spec in (str(EXAMPLES / s) for s in SPECS):
-        capture(spec, options, [], [])  # warm-up: imports, first torch.export
-        report = Report()
-        ours, _ = _timed(lambda: check_graph(capture(spec, options, [], [])[0], options, report))
-        model, inputs = load_spec(spec, [], [])
-        print(f"{Path(spec).name}: exportlint check, {len(TARGETS)} targets: {ours:.2f} s")
+        check_specs([spec], replace(options, decide="static"), [], [])  # warm-up: imports, first export
+        print(f"{Path(spec).name}:")
+        modes = {}
+        for mode in ("static", "auto"):
+            modes[mode], report = _timed(lambda: check_specs([spec], replace(options, decide=mode), [], []))
+            verdicts = ", ".join(f"{t.target}={'ok' if t.exportable else 'blocked'}" for t in report.models[0].targets)
+            print(f"  exportlint check --{mode}, {len(TARGETS)} targets: {modes[mode]:.2f} s ({verdicts})")
+        subject = Subject(*load_spec(spec, [], []))
         total = 0.0
         for target in TARGETS[:3]:  # TensorRT needs a GPU: table only
-            seconds, (result,) = _timed(lambda: confirm(model, inputs, [target], report))
+            seconds, runs = _timed(lambda: decide(subject, [target], "confirm"))
             total += seconds
-            print(f"  {target}: real converter {seconds:.2f} s ({seconds / ours:.1f}x the check); "
-                  f"converted={result.converted}, static verdict exportable={result.static_exportable}")
-        print(f"  three converters: {total:.2f} s = {total / ours:.1f}x the check")
+            outcome = ", ".join(f"{d.path}={d.converted}" for d in runs)
+            print(f"  {target}: real converters {seconds:.2f} s ({outcome})")
+        print(f"  all converters: {total:.2f} s = {total / modes['static']:.1f}x the static check, "
+              f"{total / modes['auto']:.1f}x the default check")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from exportlint import __version__
-from exportlint.errors import UsageError
+from exportlint.errors import LoadError, UsageError
 
 FORMATS = ("text", "json", "sarif", "github")
 
@@ -32,9 +32,20 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--with-models", action="store_true",
                        help="with .py files: also capture the [[tool.exportlint.models]] defined in them "
                             "(a pre-commit hook's args)")
-    check.add_argument("--confirm", action="store_true",
-                       help="also run the real converters (those installed) on PyTorch models and report "
-                            "where they disagree with the static verdict")
+    decide = check.add_mutually_exclusive_group()
+    decide.add_argument("--confirm", action="store_const", const="confirm", dest="decide",
+                        help="run every installed converter on each conversion path of PyTorch models: "
+                             "their answer is the verdict (slow: seconds to minutes per converter)")
+    decide.add_argument("--static", action="store_const", const="static", dest="decide",
+                        help="decide from the support tables only (default: the ONNX paths are also "
+                             "decided by running their translation, a few seconds)")
+    check.add_argument("--script", action="store_true",
+                       help="the TorchScript paths (torch.onnx dynamo=False, Core ML trace) convert "
+                            "torch.jit.script(model) instead of a trace (automatic when torch.export "
+                            "stops at a branch on a tensor's value)")
+    check.add_argument("--require-default-path", action="store_true",
+                       help="a target counts as exportable only through its converter's default path "
+                            "(torch.onnx dynamo, Core ML from an ExportedProgram)")
     check.add_argument("--format", choices=FORMATS, default="text")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when a target is blocked")
 
@@ -95,18 +106,22 @@ def _floats(text: str) -> tuple[float, ...]:
 def _options(args, config=None):
     """Options from the config (if any), then the command line on top: --target, --select, --mean/--std
     and --dynamic replace the config's; --ignore adds to its ignore list."""
-    from exportlint.config import Config, check_normalisation, parse_dynamic
-    from exportlint.targets import parse_target
+    from exportlint.config import Config, check_normalisation, check_targets, parse_dynamic
 
     opts = _selection((config or Config()).options(), args)
     opts.train = opts.train or args.train
+    opts.decide = getattr(args, "decide", None) or opts.decide
+    opts.require_default_path = opts.require_default_path or getattr(args, "require_default_path", False)
+    opts.script = opts.script or getattr(args, "script", False)
     opts.recapture = not args.no_recapture
     check_normalisation(args.mean, args.std, "--mean/--std")
+    if args.input_dtype and not args.input_shape:
+        raise UsageError("--input-dtype needs --input-shape (the factory's own example inputs keep their dtypes)")
     if args.mean is not None:
         opts.mean, opts.std = args.mean, args.std
     opts.dynamic = [parse_dynamic(d) for d in args.dynamic]
     if args.target:
-        opts.targets = list(dict.fromkeys(parse_target(t) for t in args.target))
+        opts.targets = check_targets(args.target, "--target")
     return opts
 
 
@@ -128,9 +143,12 @@ def _config(args, paths: list[str]):
     from exportlint.config import find_config, load_config
 
     if args.config:
-        if not Path(args.config).is_file():
+        config = Path(args.config)
+        if config.is_dir():
+            raise UsageError(f"--config {args.config}: is a directory; give the pyproject.toml file itself")
+        if not config.is_file():
             raise UsageError(f"--config {args.config}: no such file")
-        return load_config(Path(args.config))
+        return load_config(config, required=True)
     starts = [Path(p if is_source_path(p) else p.rpartition(":")[0]) for p in paths]
     return load_config(find_config([p for p in starts if p.exists()]))
 
@@ -144,11 +162,14 @@ def cmd_check(args) -> int:
     sources = [Path(s) for s in args.specs if is_source_path(s)]
     specs = [s for s in args.specs if not is_source_path(s)]
     if args.specs:
-        report = check_specs(specs, options, args.input_shape, args.input_dtype, confirm=args.confirm)
+        report = check_specs(specs, options, args.input_shape, args.input_dtype)
         if sources:
             from exportlint.run import check_models, check_sources, models_in
 
-            check_sources(sources, options, report)
+            skipped = check_sources(sources, options, report)
+            if skipped:
+                print(f"exportlint: not walked (hidden or build directories; name them to check them): "
+                      f"{', '.join(f'{d}/' for d in skipped)}", file=sys.stderr)
             if args.with_models and config.models:
                 sys.path.insert(0, str(config.path.parent.resolve()))  # `pkg.module:build` specs
                 check_models(models_in(config.models, sources), options, report)
@@ -165,9 +186,27 @@ def cmd_check(args) -> int:
     return 1 if report.failed and not args.exit_zero else 0
 
 
+SOURCE_SUFFIXES = (".py", ".pyw", ".pyi")
+
+
 def is_source_path(spec: str) -> bool:
-    """A `.py` file or a directory to lint as source (no `:factory`)."""
-    return spec.endswith(".py") or Path(spec).is_dir() and not (Path(spec) / "saved_model.pb").exists()
+    """A Python file (by suffix, or an extensionless script with a python shebang: what pre-commit
+    passes as `types: [python]`) or a directory, to lint as source (no `:factory`)."""
+    path = Path(spec)
+    if spec.endswith(SOURCE_SUFFIXES):
+        return True
+    if path.is_dir():
+        return not (path / "saved_model.pb").exists()
+    return not path.suffix and path.is_file() and _python_shebang(path)
+
+
+def _python_shebang(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            first = fh.readline(256)
+    except OSError:
+        return False
+    return first.startswith(b"#!") and b"python" in first
 
 
 def cmd_fix(args) -> int:
@@ -253,7 +292,13 @@ COMMANDS = {"check": cmd_check, "fix": cmd_fix, "explain": cmd_explain, "rules":
             "op": cmd_op}
 
 
+# TensorFlow's C++ banner lines (oneDNN, CPU features, CUDA) on import: set before it is imported.
+_QUIET_TF = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "GRPC_VERBOSITY": "ERROR"}
+
+
 def main(argv: list[str] | None = None) -> int:
+    for key, value in _QUIET_TF.items():
+        os.environ.setdefault(key, value)
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -264,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"exportlint: error: {exc}", file=sys.stderr)
         return 2
+    except LoadError as exc:  # `fix SPEC --output`: the one model did not load
+        print(f"exportlint: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `exportlint targets | head`

@@ -9,10 +9,11 @@ raising a one-line `UsageError` for an unknown key (with the closest valid one) 
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from exportlint.errors import UsageError
 from exportlint.targets import Target, parse_target
@@ -38,8 +39,11 @@ def parse_dynamic(text: str, where: str = "--dynamic") -> DynamicDim:
     if m is None:
         raise UsageError(f"{where} {text!r}: expected IN:DIM[=NAME][:MIN..MAX], e.g. 0:0=batch or 0:2=seq:2..512")
     i, d = int(m["input"]), int(m["dim"])
-    return DynamicDim(i, d, m["name"] or f"in{i}_dim{d}",
-                      int(m["min"]) if m["min"] else None, int(m["max"]) if m["max"] else None)
+    low, high = (int(m[k]) if m[k] else None for k in ("min", "max"))
+    if high is not None and (high < 2 or low is not None and low >= high):
+        raise UsageError(f"{where} {text!r}: MIN..MAX must have MIN < MAX and MAX >= 2 "
+                         "(a dynamic dim takes more than one size)")
+    return DynamicDim(i, d, m["name"] or f"in{i}_dim{d}", low, high)
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,7 @@ class PerFileIgnore:
     def matches(self, path: str) -> bool:
         from fnmatch import fnmatch
 
-        p = Path(path).resolve()
+        p = Path(os.path.realpath(path))  # not resolve(): it raises on a symlink loop
         try:
             rel = p.relative_to(self.root).as_posix()
         except ValueError:
@@ -72,6 +76,11 @@ class Options:
     train: bool = False  # capture in training mode (normally eval)
     recapture: bool = True  # capture again at other input sizes to find frozen sizes (EXL201)
     per_file_ignores: list[PerFileIgnore] = field(default_factory=list)
+    # What may decide a conversion path besides the tables (`exportlint.decide`): "static" (tables
+    # only), "auto" (also the ONNX paths' own translation), "confirm" (every installed converter).
+    decide: str = "auto"
+    require_default_path: bool = False  # a target counts as exportable only through its default path
+    script: bool = False  # the TorchScript paths convert torch.jit.script's module, not a trace
 
     def enabled(self, code: str) -> bool:
         """`code` passes select (empty = ALL) and ignore, by code or prefix."""
@@ -86,15 +95,33 @@ def _matches(code: str, prefixes: Iterable[str]) -> bool:
 
 
 def check_codes(codes: Iterable[str], where: str) -> list[str]:
-    """Upper-cased codes or prefixes; UsageError for one that is malformed or matches no rule."""
-    from exportlint.engine.registry import all_rules
+    """Upper-cased codes or prefixes; UsageError for one that is malformed or matches no rule. The one
+    validator of every place codes are read: --select/--ignore, [tool.exportlint], the pytest plugin."""
+    from exportlint.engine.registry import known_codes
 
-    out = [c.strip().upper() for c in codes]
-    for code in out:
-        if not _CODE.match(code) or not any(_matches(known, [code]) for known in all_rules()):
-            raise UsageError(f"{where} {code!r} matches no rule (codes look like EXL101, prefixes like "
-                             "EXL2, or ALL; `exportlint rules` lists them)")
+    out = []
+    for raw in codes:
+        code = raw.strip().upper()
+        if not _CODE.match(code):
+            raise UsageError(f"{where} {raw!r} is not a rule code or prefix (codes look like EXL101, "
+                             "prefixes like EXL2, or ALL)")
+        if not any(_matches(known, [code]) for known in known_codes()):
+            raise UsageError(f"{where} {raw!r} matches no rule (`exportlint rules` lists them)")
+        out.append(code)
     return out
+
+
+def check_targets(texts: Iterable[str], where: str) -> list[Target]:
+    """The targets named by `texts`, without repeats; UsageError for none or an unknown one."""
+    targets = []
+    for text in texts:
+        try:
+            targets.append(parse_target(text))
+        except UsageError as exc:
+            raise UsageError(f"{where}: {exc}") from None
+    if not targets:
+        raise UsageError(f"{where}: no target given (e.g. onnx:17)")
+    return list(dict.fromkeys(targets))
 
 
 def check_normalisation(mean: tuple[float, ...] | None, std: tuple[float, ...] | None, where: str) -> None:
@@ -141,10 +168,14 @@ class Config:
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
     train: bool = False
+    decide: str = "auto"
+    require_default_path: bool = False
+    script: bool = False
 
     def options(self) -> Options:
         opts = Options(select=list(self.select), ignore=list(self.ignore), mean=self.mean, std=self.std,
-                       train=self.train, per_file_ignores=list(self.per_file_ignores))
+                       train=self.train, per_file_ignores=list(self.per_file_ignores), decide=self.decide,
+                       require_default_path=self.require_default_path, script=self.script)
         if self.targets:
             opts.targets = list(self.targets)
         return opts
@@ -178,11 +209,15 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise UsageError(f"{path}: cannot read: {exc}") from None
 
 
-def load_config(path: Path | None) -> Config:
-    """The typed `[tool.exportlint]` of `path`; defaults when `path` is None."""
+def load_config(path: Path | None, required: bool = False) -> Config:
+    """The typed `[tool.exportlint]` of `path`; defaults when `path` is None. `required` (a file
+    named by --config): a file without the table is an error, not silently all defaults."""
     if path is None:
         return Config()
-    table = _read_toml(path).get("tool", {}).get("exportlint", {})
+    tool = _read_toml(path).get("tool", {})
+    if required and not isinstance(tool.get("exportlint"), dict):
+        raise UsageError(f"{path}: no [tool.exportlint] table")
+    table = tool.get("exportlint", {})
     reader = _Reader(path, "[tool.exportlint]")
     reader.check_keys(table, _TOP_KEYS)
     root = path.parent.resolve()
@@ -192,6 +227,11 @@ def load_config(path: Path | None) -> Config:
     cfg.ignore = reader.codes(table, "ignore")
     cfg.mean, cfg.std = reader.normalisation(table)
     cfg.train = reader.typed(table, "train", bool, "a boolean", False)
+    cfg.decide = reader.typed(table, "decide", str, f"one of {', '.join(DECIDE_MODES)}", "auto")
+    if cfg.decide not in DECIDE_MODES:
+        raise reader.fail("decide", f"one of {', '.join(DECIDE_MODES)}", cfg.decide)
+    cfg.require_default_path = reader.typed(table, "require-default-path", bool, "a boolean", False)
+    cfg.script = reader.typed(table, "script", bool, "a boolean", False)
     pfi = reader.typed(table, "per-file-ignores", dict, "a table of glob = [codes]", {})
     for pattern, codes in pfi.items():
         codes = reader.codes({pattern: codes}, pattern, f"per-file-ignores.{pattern!r}")
@@ -202,7 +242,9 @@ def load_config(path: Path | None) -> Config:
     return cfg
 
 
-_TOP_KEYS = ("targets", "select", "ignore", "per-file-ignores", "models", "mean", "std", "train")
+_TOP_KEYS = ("targets", "select", "ignore", "per-file-ignores", "models", "mean", "std", "train", "decide",
+             "require-default-path", "script")
+DECIDE_MODES = ("static", "auto", "confirm")
 _MODEL_KEYS = ("spec", "input-shapes", "input-dtypes", "dynamic", "targets", "mean", "std", "train")
 
 
@@ -274,13 +316,12 @@ class _Reader:
         value = table.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise self.fail(label, 'a list of rule codes or prefixes like ["EXL1", "EXL203"]', value)
-        bad = [v for v in value if not _CODE.match(v)]
-        if bad:
-            raise self.fail(label, 'rule codes or prefixes like "EXL101", "EXL2" or "ALL"', bad[0])
-        return value
+        return check_codes(value, f"{self.path}: {self.where} {label}")
 
     def targets(self, table: dict[str, Any], key: str) -> list[Target]:
-        return list(dict.fromkeys(self._each(table, key, parse_target)))
+        if key not in table:
+            return []
+        return check_targets(self.strings(table, key), f"{self.path}: {self.where} {key}")
 
     def normalisation(self, table: dict[str, Any]) -> tuple[tuple[float, ...] | None, tuple[float, ...] | None]:
         mean, std = (self._floats(table, k) for k in ("mean", "std"))
@@ -294,12 +335,3 @@ class _Reader:
         if not value or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
             raise self.fail(key, "a non-empty list of numbers", value)
         return tuple(float(v) for v in value)
-
-    def _each(self, table: dict[str, Any], key: str, parse: Callable[[str], Any]) -> list[Any]:
-        out = []
-        for text in self.strings(table, key):
-            try:
-                out.append(parse(text))
-            except UsageError as exc:
-                raise UsageError(f"{self.path}: {self.where} {key}: {exc}") from None
-        return out

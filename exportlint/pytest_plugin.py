@@ -10,13 +10,17 @@
         return MyNet(), (torch.randn(1, 3, 224, 224),)   # the plugin checks what the test returns
 
 Targets default to `targets` of `[tool.exportlint]` in pyproject.toml (else onnx:18); its ignore,
-per-file-ignores and suppression comments apply. `--exportlint-confirm` (or `confirm=True`) also runs
-the real converters and reports where they disagree with the static verdict.
+per-file-ignores and suppression comments apply. A model passes when every target converts through
+one of its paths (`require_default_path=True`: through the converter's default path). `--exportlint-confirm`
+(or `confirm=True`) runs every installed converter on each path: their answer is the verdict.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import contextlib
+import io
+import logging
+from typing import Any, Iterator, Sequence
 
 import pytest
 
@@ -29,37 +33,37 @@ class NotExportable(AssertionError):
 
 def assert_exportable(model: Any, example_inputs: Any, targets: Sequence[str] | None = None,
                       ignore: Sequence[str] = (), *, select: Sequence[str] = (), confirm: bool | None = None,
-                      name: str | None = None):
+                      require_default_path: bool | None = None, name: str | None = None):
     """Fail with every blocking finding (`path:line:col: CODE [target] message`) unless `model`
-    exports to all `targets`. `confirm` (default: `--exportlint-confirm`) also runs the real converters:
-    a converter failure fails the assertion too. Returns the report for further assertions."""
-    from exportlint.capture.pytorch import capture_torch
-    from exportlint.config import find_config, load_config
+    exports to all `targets` (through some conversion path; through the default one with
+    `require_default_path`, default: the config's). `confirm` (default: `--exportlint-confirm`) runs
+    every installed converter on each path: their answer is the verdict. Returns the report."""
+    from exportlint.config import check_codes, check_targets, find_config, load_config
     from exportlint.report import Report
     from exportlint.report.text import finding_line
-    from exportlint.run import check_graph
-    from exportlint.targets import parse_target
+    from exportlint.run import capture_module, check_captured
 
     __tracebackhide__ = True
     options = load_config(find_config()).options()
     if targets is not None:
-        options.targets = list(dict.fromkeys(parse_target(t) for t in ([targets] if isinstance(targets, str) else targets)))
-    options.ignore += list(ignore)
+        options.targets = check_targets([targets] if isinstance(targets, str) else targets,
+                                        "assert_exportable targets")
+    options.ignore += check_codes(ignore, "assert_exportable ignore")
     if select:
-        options.select = list(select)
+        options.select = check_codes(select, "assert_exportable select")
+    if _CONFIRM[-1] if confirm is None else confirm:
+        options.decide = "confirm"
+    if require_default_path is not None:
+        options.require_default_path = require_default_path
     inputs = example_inputs if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
     name = name or type(model).__name__
     report = Report()
-    check_graph(capture_torch(model, tuple(inputs), options, name), options, report)
-    confirmations = []
-    if _CONFIRM[-1] if confirm is None else confirm:
-        from exportlint.confirm import confirm as run_converters
-
-        confirmations = run_converters(model, tuple(inputs), options.targets, report)
-    failed = [c.target for c in confirmations if c.converted is False]
-    if report.blocking or failed:
-        blocked = list(dict.fromkeys([t.target for m in report.models for t in m.targets if not t.exportable]
-                                     + failed))
+    with _quiet(), _modes_kept(model):
+        check_captured(*capture_module(model, tuple(inputs), name, options), options, report)
+    confirmations = report.models[-1].confirmations
+    if report.blocking:
+        blocked = [t.target for t in report.models[-1].targets
+                   if not (t.default_path_exportable if options.require_default_path else t.exportable)]
         errors = [f for f in report.findings if f.severity.value == "error"]
         lines = [f"{name} does not export to {', '.join(blocked)} "
                  f"({len(errors)} blocking finding{'s' * (len(errors) != 1)}):"]
@@ -68,6 +72,33 @@ def assert_exportable(model: Any, example_inputs: Any, targets: Sequence[str] | 
             lines += ["real converters:"] + [f"  {c.line()}" for c in confirmations]
         raise NotExportable("\n".join(lines))
     return report
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """torch logs and prints its capture attempts (trace artifacts, graph dumps): a failure shows the
+    findings only."""
+    disabled = logging.root.manager.disable
+    trace = logging.getLogger("torch.__trace")  # torch makes it ignore logging.disable
+    trace_disabled, trace.disabled = trace.disabled, True
+    logging.disable(logging.CRITICAL)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        logging.disable(disabled)
+        trace.disabled = trace_disabled
+
+
+@contextlib.contextmanager
+def _modes_kept(model: Any) -> Iterator[None]:
+    """The capture sets train/eval: give each submodule of the caller's model its own flag back."""
+    modes = [(m, m.training) for m in model.modules()]
+    try:
+        yield
+    finally:
+        for module, training in modes:
+            module.training = training
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -4,29 +4,40 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Sequence
 
 from exportlint.config import ModelEntry, Options
 from exportlint.engine.engine import graph_rules, run_rules
 from exportlint.engine.registry import all_rules, select
 from exportlint.engine.rule import Context, Finding
+from exportlint.errors import LoadError
 from exportlint.ir import OpGraph
 from exportlint.report import Report
-from exportlint.suppress import apply_suppressions, graph_scope
+from exportlint.suppress import apply_suppressions, graph_scope, suppressed_by
+from exportlint.targets import TRACE_GRAPH
+from exportlint.verdict import settle
+
+if TYPE_CHECKING:
+    from exportlint.decide import Decision, Subject
 
 
-def check_graph(graph: OpGraph, options: Options, report: Report) -> None:
+def check_graph(graph: OpGraph, options: Options, report: Report, decisions: Sequence[Decision] = ()
+                ) -> list[Finding]:
+    """Add the graph's findings to `report`; returns those a comment or per-file-ignores suppressed."""
     rules = graph_rules(select(all_rules(), options), graph.dialect)
-    findings = run_rules(graph, rules, Context(options.targets, options))
+    findings = run_rules(graph, rules, Context(options.targets, options, list(decisions)))
     findings = _link_source_fixes(findings, {r.code: r.source_fix for r in rules if r.source_fix})
-    findings = apply_suppressions(findings, options, graph_scope(graph), graph.model, ran=rules)
-    report.add(graph.model, graph.capture, options.targets, findings)
+    kept = apply_suppressions(findings, options, graph_scope(graph), graph.model, ran=rules)
+    kept = settle(kept, options.targets, graph.dialect, decisions, options.require_default_path)
+    report.add(graph.model, graph.capture, options.targets, kept, graph.dialect, decisions)
+    return [f for f in findings if suppressed_by(f, options) is not None]
 
 
 def _link_source_fixes(findings: list[Finding], source_codes: dict[str, str]) -> list[Finding]:
     """Give a graph finding the fix of the source rule that rewrites the same line (GraphRule.source_fix)."""
     linked = [f for f in findings if f.code in source_codes and f.fix is None and f.location
-              and f.location.path.endswith(".py") and Path(f.location.path).is_file()]
+              and f.location.path.endswith(".py") and Path(f.location.path).is_file()
+              and f.called_from is None]  # never a fix in a library's file
     if not linked:
         return findings
     from exportlint.source import check_files
@@ -37,24 +48,29 @@ def _link_source_fixes(findings: list[Finding], source_codes: dict[str, str]) ->
             if f in linked else f for f in findings]
 
 
-def check_sources(paths: list[Path], options: Options, report: Report) -> None:
-    """The source-only pass (no torch): one report entry per file."""
+def check_sources(paths: list[Path], options: Options, report: Report) -> list[Path]:
+    """The source-only pass (no torch): one report entry per file. Returns the directories that
+    the walk skipped (hidden and build ones)."""
     from exportlint.source import check_files
     from exportlint.source.walker import python_files, source_rules
 
-    files = python_files(paths)
-    findings = apply_suppressions(check_files(paths, options), options, {str(p): None for p in files},
+    skipped: list[Path] = []
+    files = python_files(paths, skipped)
+    findings = apply_suppressions(check_files(files, options), options, {str(p): None for p in files},
                                   ran=source_rules(options))
     for path in files:
         mine = [f for f in findings if f.model == str(path)]
         report.add(str(path), None, [], mine)
+    return skipped
 
 
-def capture(spec: str, options: Options, shapes: list[str], dtypes: list[str], confirm: bool = False
-            ) -> tuple[OpGraph, Callable[[Report], list] | None]:
+def capture(spec: str, options: Options, shapes: list[str], dtypes: list[str]
+            ) -> tuple[OpGraph, Subject | None]:
     """The graph of one SPEC, by front end: an .onnx file, a TensorFlow/Keras model, or PyTorch; and,
-    with `confirm`, a function running the real converters on the PyTorch model."""
+    for PyTorch, what the real converters would convert (`decide`). LoadError when the model cannot
+    be loaded."""
     from exportlint.capture.onnx_file import is_onnx_spec
+    from exportlint.capture.spec import user_code
     from exportlint.capture.tensorflow import is_tf_spec
 
     if is_onnx_spec(spec):
@@ -64,35 +80,63 @@ def capture(spec: str, options: Options, shapes: list[str], dtypes: list[str], c
     if is_tf_spec(spec):
         from exportlint.capture.tensorflow import capture_tf
 
-        return capture_tf(spec, options), None
-    from exportlint.capture.pytorch import capture_torch, load_spec
+        with user_code(spec):
+            return capture_tf(spec, options), None
+    from exportlint.capture.pytorch import load_spec
 
-    model, inputs = load_spec(spec, shapes, dtypes)
-    graph = capture_torch(model, inputs, options, spec)
-    if not confirm:
-        return graph, None
-    from exportlint.confirm import confirm as run_converters
-
-    return graph, lambda report: run_converters(model, inputs, options.targets, report)
+    with user_code(spec):
+        return capture_module(*load_spec(spec, shapes, dtypes), spec, options)
 
 
-def check_specs(specs: list[str], options: Options, shapes: list[str], dtypes: list[str],
-                confirm: bool = False) -> Report:
+def capture_module(model, inputs: tuple, name: str, options: Options) -> tuple[OpGraph, Subject]:
+    """A PyTorch model's graph, with the TorchScript paths' graph when a target needs it."""
+    from exportlint.capture.pytorch import capture_torch, capture_trace, data_dependent_branch
+    from exportlint.decide import Subject
+
+    graph = capture_torch(model, inputs, options, name)
+    if any(p.graph == TRACE_GRAPH for t in options.targets for p in t.paths("aten")):
+        capture_trace(graph, model, inputs, script=options.script or data_dependent_branch(graph.capture))
+    program = graph.source if graph.capture.method.startswith("torch.export") else None
+    traced = graph.capture.traced
+    return graph, Subject(model, inputs, program, traced.source if traced is not None else None)
+
+
+def check_specs(specs: list[str], options: Options, shapes: list[str], dtypes: list[str]) -> Report:
     report = Report()
     for spec in specs:
-        graph, converters = capture(spec, options, shapes, dtypes, confirm)
-        check_graph(graph, options, report)
-        if converters is not None:
-            report.models[-1].confirmations = converters(report)
+        check_model(spec, options, shapes, dtypes, report)
     return report
+
+
+def check_model(spec: str, options: Options, shapes: list[str], dtypes: list[str], report: Report) -> None:
+    """Capture and check one SPEC into `report`; a model that cannot be loaded is an EXL003 finding."""
+    from exportlint.capture.spec import user_code
+    from exportlint.checks.load import InputNotLoaded
+
+    try:
+        graph, subject = capture(spec, options, shapes, dtypes)
+        with user_code(spec):
+            check_captured(graph, subject, options, report)
+    except LoadError as exc:
+        report.add(spec, None, options.targets, [InputNotLoaded.at(spec, exc)])
+
+
+def check_captured(graph: OpGraph, subject: Subject | None, options: Options, report: Report) -> None:
+    """Decide what the tables cannot (`options.decide`: real translations, converters), run the rules."""
+    from exportlint.checks.operator_support import undecided_paths
+    from exportlint.decide import decide
+
+    decisions = []
+    if subject and graph.capture.ok:
+        decisions = decide(subject, options.targets, options.decide, undecided_paths(graph, options.targets))
+    check_graph(graph, options, report, decisions)
 
 
 def check_models(models: list[ModelEntry], options: Options, report: Report | None = None) -> Report:
     """The `[[tool.exportlint.models]]` of the config, each with its own shapes and overrides."""
     report = report if report is not None else Report()
     for entry in models:
-        opts = entry.options(options)
-        check_graph(capture(entry.spec, opts, entry.input_shapes, entry.input_dtypes)[0], opts, report)
+        check_model(entry.spec, entry.options(options), entry.input_shapes, entry.input_dtypes, report)
     return report
 
 

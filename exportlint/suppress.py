@@ -17,6 +17,7 @@ import tokenize
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from stat import S_ISREG
 from typing import TYPE_CHECKING, Iterable, Mapping
 
 from exportlint.engine.rule import Finding, Rule
@@ -51,11 +52,16 @@ def parse_comment(comment: str) -> tuple[str, ...] | None | bool:
     return tuple(c.upper() for c in re.split(r"[\s,]+", m["codes"]) if c)
 
 
-def read_suppressions(path: str) -> tuple[Suppression, ...]:
+def read_suppressions(path: str, data: bytes | None = None) -> tuple[Suppression, ...]:
+    """The suppressions of the file at `path`, or of `data` when given (a fixed text not yet written)."""
+    if data is not None:
+        return _parse(data, path)
     p = Path(path)
     try:
         stat = p.stat()
     except OSError:
+        return ()
+    if not S_ISREG(stat.st_mode):  # a FIFO would block the read forever
         return ()
     return _read(str(p.resolve()), path, stat.st_mtime_ns, stat.st_size)
 
@@ -63,9 +69,12 @@ def read_suppressions(path: str) -> tuple[Suppression, ...]:
 @lru_cache(maxsize=256)
 def _read(resolved: str, path: str, _mtime: int, _size: int) -> tuple[Suppression, ...]:
     try:
-        data = Path(resolved).read_bytes()
+        return _parse(Path(resolved).read_bytes(), path)
     except OSError:
         return ()
+
+
+def _parse(data: bytes, path: str) -> tuple[Suppression, ...]:
     if b"exportlint" not in data:  # cheap before expensive
         return ()
     found = []
@@ -97,34 +106,44 @@ def graph_scope(graph: OpGraph) -> dict[str, set[int]]:
     return scope
 
 
+def suppressed_by(f: Finding, options: Options, sources: Mapping[str, bytes] = {}) -> list[Suppression] | None:
+    """What suppresses `f`: the comments on its line that cover its code ([] when per-file-ignores
+    does), or None when nothing does. The one decision `check` and `fix` share; `sources` gives the
+    text of files whose fixed version is not (yet) on disk."""
+    loc = f.location
+    if loc is None:
+        return None
+    if options.ignored_in(f.code, loc.path):
+        return []
+    hits = [s for s in read_suppressions(loc.path, sources.get(loc.path))
+            if s.location.line == loc.line and s.covers(f.code)]
+    return hits or None
+
+
 def apply_suppressions(findings: Iterable[Finding], options: Options, scope: Scope,
-                       model: str | None = None, *, ran: Iterable[type[Rule]]) -> list[Finding]:
+                       model: str | None = None, *, ran: Iterable[type[Rule]],
+                       sources: Mapping[str, bytes] = {}) -> list[Finding]:
     """`findings` minus those suppressed by a comment on their line or by per-file-ignores, plus an
     EXL002 finding for each suppression in `scope` that suppressed nothing (when EXL002 is enabled).
     `ran` are the rules of this pass (the graph rules of the graph's dialect, or the source rules):
     a code of the other pass is not reported unused, since this pass could not have used it.
-    EXL002 findings carry `model`, or the file's path when None (source-only runs)."""
+    EXL002 findings carry `model`, or the file's path when None (source-only runs). `sources`: as in
+    `suppressed_by`."""
     from exportlint.checks.suppression import UnusedSuppression
     from exportlint.engine.engine import finding_order
 
     kept: list[Finding] = []
     used: dict[Suppression, set[str]] = {}
     for f in findings:
-        loc = f.location
-        if loc is None:
+        hits = suppressed_by(f, options, sources)
+        if hits is None:
             kept.append(f)
-            continue
-        if options.ignored_in(f.code, loc.path):
-            continue
-        hits = [s for s in read_suppressions(loc.path) if s.location.line == loc.line and s.covers(f.code)]
-        for s in hits:
+        for s in hits or ():
             used.setdefault(s, set()).add(f.code)
-        if not hits:
-            kept.append(f)
     if options.enabled(UnusedSuppression.code):
         ran_codes = {r.code for r in ran}
         for path, lines in scope.items():
-            for s in read_suppressions(path):
+            for s in read_suppressions(path, sources.get(path)):
                 if lines is not None and s.location.line not in lines:
                     continue
                 message = _unused(s, used.get(s, set()), ran_codes)
@@ -138,9 +157,9 @@ def _unused(s: Suppression, used: set[str], ran: set[str]) -> str | None:
     other pass) are not reported."""
     if s.codes is None:
         return None if used else "unused suppression: no finding on this line"
-    from exportlint.engine.registry import all_rules
+    from exportlint.engine.registry import known_codes
 
-    known = all_rules()
+    known = known_codes()
     unknown = [c for c in s.codes if not any(k.startswith(c) for k in known)]
     idle = [c for c in s.codes if c not in unknown and not any(u.startswith(c) for u in used)
             and any(k.startswith(c) for k in ran)]

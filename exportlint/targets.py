@@ -17,6 +17,33 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 }
 DEFAULT_VERSION = {"onnx": "18", "coreml": "iOS16", "tflite": "builtins", "tensorrt": "10"}
 
+# What a conversion path is judged on: torch.export's ATen graph, or the TorchScript graph of
+# torch.jit.trace (which keeps in-place ops, `contiguous`, `to`... and never sees torch.export).
+EXPORT_GRAPH, TRACE_GRAPH = "export", "trace"
+
+
+@dataclass(frozen=True)
+class ConversionPath:
+    """One way a user converts a PyTorch model to a target family."""
+
+    name: str  # "dynamo", "torchscript", "export", "trace", "litert"
+    graph: str  # EXPORT_GRAPH or TRACE_GRAPH
+    call: str  # what the user calls, for messages
+
+
+# Per family, the converter's default path first.
+TORCH_PATHS: dict[str, tuple[ConversionPath, ...]] = {
+    "onnx": (ConversionPath("dynamo", EXPORT_GRAPH, "torch.onnx.export(dynamo=True)"),
+             ConversionPath("torchscript", TRACE_GRAPH, "torch.onnx.export(dynamo=False)")),
+    "coreml": (ConversionPath("export", EXPORT_GRAPH, "ct.convert(ExportedProgram.run_decompositions({}))"),
+               ConversionPath("trace", TRACE_GRAPH, "ct.convert(torch.jit.trace(model, inputs))")),
+    "tflite": (ConversionPath("litert", EXPORT_GRAPH, "litert_torch.convert"),),
+    # TensorRT parses ONNX: judged through the default exporter's ONNX (the ONNX hop of the tables).
+    "tensorrt": (ConversionPath("dynamo", EXPORT_GRAPH, "torch.onnx.export(dynamo=True), then TensorRT"),),
+}
+# A model file (.onnx, .keras, SavedModel) has one way in: its family's converter.
+DIRECT = ConversionPath("direct", EXPORT_GRAPH, "the family's converter")
+
 
 @dataclass(frozen=True, order=True)
 class Target:
@@ -31,6 +58,10 @@ class Target:
     @property
     def versions(self) -> tuple[str, ...]:
         return FAMILIES[self.family]
+
+    def paths(self, dialect: str) -> tuple[ConversionPath, ...]:
+        """The conversion paths from a graph of `dialect` ("aten" for PyTorch), default first."""
+        return TORCH_PATHS[self.family] if dialect in ("aten", "torchscript") else (DIRECT,)
 
     def later_versions(self) -> tuple[str, ...]:
         """Versions after this one, in order (for upgrade hints). Empty for tflite capability levels."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from conftest import EXAMPLES, ROOT, capture_example, capture_path
-from exportlint.capture.pytorch import JIT_TRACE, capture_torch
+from exportlint.capture.pytorch import JIT_TRACE, capture_torch, script_graph, trace_graph
 from exportlint.config import DynamicDim, Options
 from exportlint.ir import NodeKind
 
@@ -77,3 +77,52 @@ def test_second_capture_at_other_sizes_can_be_skipped():
     assert capture_example("shape_head.py:build").capture.resized is not None
     graph = capture_path(str(EXAMPLES / "shape_head.py:build"), Options(recapture=False))
     assert graph.capture.resized is None
+
+
+def test_trace_graph_keeps_the_torchscript_node_kinds_at_user_lines():
+    from bad_models import InPlace
+
+    graph = trace_graph(InPlace().eval(), (torch.randn(1, 3, 8, 8),), "inplace")
+    assert graph.dialect == "torchscript" and graph.capture.method == JIT_TRACE
+    assert {"aten::_convolution", "aten::relu_", "aten::transpose", "aten::contiguous",
+            "aten::hardswish_"} <= set(graph.by_op)
+    assert not any(op.startswith("prim::") for op in graph.by_op)  # bookkeeping only here
+    src = ROOT / "tests/bad_models.py"
+    (relu,) = graph.by_op["aten::relu_"]
+    assert relu.location.line == _line_of(src, "self.conv(x).relu_()") and relu.module is None
+    (contiguous,) = graph.by_op["aten::contiguous"]
+    assert contiguous.location.line == _line_of(src, ".contiguous()")
+    (act,) = graph.by_op["aten::hardswish_"]
+    assert act.location.line == _line_of(src, "return self.act(y)")
+    assert act.module == "act" and act.module_type == "torch.nn.modules.activation.Hardswish"
+    assert act.outputs[0].shape == (1, 4, 8, 8) and act.outputs[0].dtype == "float32"
+    (conv,) = graph.by_op["aten::_convolution"]
+    assert conv.module == "conv" and conv.args["padding"] == [1, 1]
+    assert [p.op for p in graph.predecessors(relu)] == ["aten::_convolution"]
+
+
+def test_script_graph_walks_control_flow_blocks():
+    from bad_models import Looping
+
+    graph = script_graph(Looping(), "looping")
+    assert {"prim::If", "prim::Loop", "aten::relu", "aten::mul"} <= set(graph.by_op)
+    (relu,) = graph.by_op["aten::relu"]
+    assert relu.location.line == _line_of(ROOT / "tests/bad_models.py", "x = torch.relu(x)")
+    assert [p.op for p in graph.predecessors(relu)] == ["input"]  # data edges cross into blocks
+
+
+def test_candidate_keys_fold_torchscript_in_place_kinds():
+    from exportlint.tables import candidate_keys
+
+    assert candidate_keys("aten::relu_") == ["aten::relu_", "aten::relu"]
+    assert candidate_keys("aten::__and__") == ["aten::__and__"]
+    assert candidate_keys("mylib::op") == ["mylib::op"]
+
+
+def test_trace_graph_non_strict_keeps_the_dict_output_as_an_op():
+    class DictOut(torch.nn.Module):
+        def forward(self, x):
+            return {"y": torch.relu(x)}
+
+    graph = trace_graph(DictOut(), (torch.randn(2, 3),), "dict", strict=False)
+    assert set(graph.by_op) == {"aten::relu", "prim::DictConstruct"}  # Core ML has no converter for it

@@ -61,7 +61,12 @@ def test_found_walking_up_and_loaded_typed(tmp_path):
     ("[tool.exportlint]\nwhatever = 1\n", "unknown key 'whatever' in [tool.exportlint]; valid keys: targets,"),
     ("[tool.exportlint]\ntargets = 'onnx:13'\n", "targets must be a list of strings, got 'onnx:13'"),
     ("[tool.exportlint]\ntargets = ['onnx:99']\n", "targets: unknown target 'onnx:99'"),
-    ("[tool.exportlint]\nselect = ['E501']\n", "select must be rule codes or prefixes"),
+    ("[tool.exportlint]\nselect = ['E501']\n", "select 'E501' is not a rule code or prefix"),
+    ("[tool.exportlint]\nselect = ['EXL-101']\n", "select 'EXL-101' is not a rule code or prefix"),
+    ("[tool.exportlint]\nselect = ['EXL9']\n", "select 'EXL9' matches no rule"),
+    ("[tool.exportlint]\nignore = ['FOO1']\n", "ignore 'FOO1' is not a rule code or prefix"),
+    ("[tool.exportlint]\nper-file-ignores = {'t/*' = ['EXL9']}\n", "per-file-ignores.'t/*' 'EXL9' matches no rule"),
+    ("[tool.exportlint]\ntargets = []\n", "targets: no target given"),
     ("[tool.exportlint]\ntrain = 'yes'\n", "train must be a boolean, got 'yes'"),
     ("[tool.exportlint]\nmean = [0.5]\n", "mean and std go together"),
     ("[tool.exportlint]\nmean = [0.5, 1]\nstd = ['a', 'b']\n", "std must be a non-empty list of numbers"),
@@ -166,3 +171,10 @@ def test_with_models_captures_the_configured_models_of_changed_files(project):
     assert [m["model"] for m in doc["models"]] == ["models/gate.py", "models/other.py", "models/gate.py:build"]
     result = run_cli("check", "--with-models", "models/other.py", "--format", "json", cwd=project)
     assert [m["model"] for m in json.loads(result.stdout)["models"]] == ["models/other.py"]
+
+
+def test_lower_case_codes_are_read_as_on_the_command_line(tmp_path):
+    path = tmp_path / "pyproject.toml"
+    path.write_text("[tool.exportlint]\nselect = ['exl1']\nper-file-ignores = {'t/*' = ['exl501']}\n")
+    cfg = load_config(path)
+    assert cfg.select == ["EXL1"] and cfg.per_file_ignores[0].codes == ("EXL501",)

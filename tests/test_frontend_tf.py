@@ -20,7 +20,7 @@ from exportlint.capture.tensorflow import (  # noqa: E402
     is_tf_spec,
     to_concrete_function,
 )
-from exportlint.errors import UsageError  # noqa: E402
+from exportlint.errors import LoadError, UsageError  # noqa: E402
 from exportlint.ir import NodeKind  # noqa: E402
 from exportlint.tables import load_table, support  # noqa: E402
 from exportlint.tables.generate import tf_tables  # noqa: E402
@@ -190,13 +190,13 @@ def test_keras_file_and_saved_model(tmp_path):
     assert graph.inputs()[0].outputs[0].shape == ("?",)
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("{user}:not_a_model", "expected a keras.Model"),
-    ("{user}:missing", "has no attribute"),
-    ("{tmp}/absent.keras", "no such file"),
+@pytest.mark.parametrize("spec, message, error", [
+    ("{user}:not_a_model", "expected a keras.Model", LoadError),
+    ("{user}:missing", "has no attribute", LoadError),
+    ("{tmp}/absent.keras", "no such file", UsageError),
 ])
-def test_bad_specs_are_usage_errors(tmp_path, user_file, spec, message):
-    with pytest.raises(UsageError) as err:
+def test_bad_specs_are_one_line_errors(tmp_path, user_file, spec, message, error):
+    with pytest.raises(error) as err:
         capture_tf(spec.format(user=user_file, tmp=tmp_path))
     assert message in str(err.value) and "\n" not in str(err.value)
 
@@ -209,5 +209,5 @@ def test_untyped_tf_function_is_usage_error(tmp_path):
         def make():
             return tf.function(lambda x: x + 1)
     """))
-    with pytest.raises(UsageError, match="input_signature"):
+    with pytest.raises(LoadError, match="input_signature"):
         capture_tf(f"{path}:make")

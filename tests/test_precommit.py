@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -73,18 +74,26 @@ class Head(torch.nn.Module):
 """
 
 
-def test_commit_fails_with_the_finding_then_passes_after_the_fix(tmp_path, env):
+def _project(tmp_path: Path, env: dict, files: dict[str, str], config: str | None = None) -> Path:
+    """A git project using both hooks at the hooks repository's commit (or by `config`, where the
+    hooks repository is `{hooks}`), with `files` staged."""
     hooks, rev = _hooks_repo(tmp_path, env)
     project = tmp_path / "project"
     project.mkdir()
     _git(project, "init", "-q", env=env)
-    (project / ".pre-commit-config.yaml").write_text(
-        f"repos:\n- repo: {hooks}\n  rev: {rev}\n  hooks:\n  - id: exportlint\n  - id: exportlint-fix\n"
-    )
-    (project / "model.py").write_text(MODEL)
-    (project / "README.md").write_text("torch.float64 here is not Python: not checked\n")
+    config = config or (f"repos:\n- repo: {{hooks}}\n  rev: {rev}\n"
+                        "  hooks:\n  - id: exportlint\n  - id: exportlint-fix\n")
+    (project / ".pre-commit-config.yaml").write_text(config.replace("{hooks}", str(hooks)))
+    for name, text in files.items():
+        (project / name).write_text(text)
     subprocess.run([PRE_COMMIT, "install"], cwd=project, env=env, check=True, capture_output=True)
     _git(project, "add", ".", env=env)
+    return project
+
+
+def test_commit_fails_with_the_finding_then_passes_after_the_fix(tmp_path, env):
+    project = _project(tmp_path, env, {"model.py": MODEL,
+                                       "README.md": "torch.float64 here is not Python: not checked\n"})
 
     first = _git(project, "commit", "-m", "add model", env=env, check=False)
     output = first.stdout + first.stderr
@@ -99,3 +108,37 @@ def test_commit_fails_with_the_finding_then_passes_after_the_fix(tmp_path, env):
     assert second.returncode == 0, second.stdout + second.stderr
     assert "exportlint (source-only export checks)...." in second.stdout + second.stderr
     assert _git(project, "log", "--oneline", env=env).stdout.count("\n") == 1
+
+
+def test_a_suppressed_line_passes_both_hooks_untouched(tmp_path, env):
+    """The fix hook honours `# exportlint: ignore[...]` as the check hook does: no rewrite of the line,
+    hence no EXL002 (unused suppression) from the check hook, and the commit goes through."""
+    model = MODEL.replace("x.size()[2:])", "x.size()[2:])  # exportlint: ignore[EXL502]").replace(
+        "        return x.view(x.size(0), -1)  # flatten\n",
+        "        x = torch.nn.functional.hardsigmoid(x)  # exportlint: ignore[EXL501]\n"
+        "        return torch.nn.SELU()(x)  # exportlint: ignore[EXL501]\n")
+    project = _project(tmp_path, env, {"model.py": model})
+    done = _git(project, "commit", "-m", "add model", env=env, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (project / "model.py").read_text() == model
+
+
+def test_the_documented_setup_works_as_written(tmp_path, env):
+    """docs/pre-commit.md's YAML (the repository URL aside) and its `pre-commit autoupdate` step:
+    `rev: main` is pinned to a commit, then the hooks run on a commit."""
+    import re
+
+    doc = (ROOT / "docs" / "pre-commit.md").read_text()
+    setup = doc[doc.index("## Setup"):doc.index("## What the hooks check")]
+    yaml_block = textwrap.dedent(re.search(r"```yaml\n(.*?)```", setup, re.S)[1])
+    config = yaml_block.replace("https://github.com/<org>/exportlint", "{hooks}")
+    project = _project(tmp_path, env, {"model.py": MODEL}, config=config)
+    for step in ("as written", "after autoupdate"):
+        run = subprocess.run([PRE_COMMIT, "run", "--all-files"], cwd=project, env=env, capture_output=True,
+                             text=True, timeout=300)
+        assert run.returncode == 1 and "model.py:7:13: EXL502 [*]" in run.stdout, (step, run.stdout + run.stderr)
+        (project / "model.py").write_text(MODEL)  # undo the fix hook's rewrite
+        if step == "as written":
+            assert "pre-commit autoupdate" in setup
+            subprocess.run([PRE_COMMIT, "autoupdate"], cwd=project, env=env, check=True, capture_output=True)
+            assert re.search(r"rev: [0-9a-f]{40}\b", (project / ".pre-commit-config.yaml").read_text())

@@ -82,3 +82,5 @@ def test_graph_rule_examples(rule, example, kind, tmp_path):
         assert f.location is not None, f.message
         assert Path(f.location.path).resolve() == Path(path).resolve() and f.location.line in lines, (
             f"{rule.code} at {f.location}, expected one of lines {sorted(lines)}: {f.message}")
+    silent = lines - {f.location.line for f in findings}
+    assert not silent, f"{rule.code} did not fire at marked line(s) {sorted(silent)} of {example.build.__name__}"

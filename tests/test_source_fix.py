@@ -191,3 +191,50 @@ def test_text_report_marks_safe_fixes_only():
     assert [" [*] " in line for line in lines] == marked and marked.count(True) == 4
     assert any("nn.Hardsigmoid" in line and "[*]" not in line for line in lines)  # unsafe: not marked
     assert total.endswith("; 4 fixable with `exportlint fix` (marked [*]), 1 more with --unsafe-fixes")
+
+
+FLATTEN = b"import torch\ny = torch.ones(2, 8)\nz = y.view(y.size(0), -1)\n"
+FLATTENED = b"import torch\ny = torch.ones(2, 8)\nz = torch.flatten(y, 1)\n"
+
+
+def test_fix_writes_through_symlinks_and_hard_links(tmp_path):
+    real = tmp_path / "real.py"
+    real.write_bytes(FLATTEN)
+    (tmp_path / "link.py").symlink_to(real)
+    os.link(real, tmp_path / "hard.py")
+    inode = real.stat().st_ino
+    assert fix_files([tmp_path / "link.py"]).changed
+    assert (tmp_path / "link.py").is_symlink() and real.read_bytes() == FLATTENED
+    assert real.stat().st_ino == inode and (tmp_path / "hard.py").read_bytes() == FLATTENED
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hard.py", "link.py", "real.py"]
+
+
+def test_fix_refuses_a_read_only_file(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_bytes(FLATTEN)
+    path.chmod(0o444)
+    report = fix_files([path])
+    (refused,) = report.refused
+    assert refused.refused == "read-only file; file left unchanged" and not report.changed
+    assert path.read_bytes() == FLATTEN and stat.S_IMODE(path.stat().st_mode) == 0o444
+
+
+def test_write_through_refuses_a_file_changed_since_it_was_read(tmp_path):
+    from exportlint.source.fix import write_through
+
+    path = tmp_path / "m.py"
+    path.write_bytes(FLATTEN + b"# edited meanwhile\n")
+    assert write_through(path, FLATTEN, FLATTENED) == "changed since it was read; file left unchanged"
+    assert path.read_bytes() == FLATTEN + b"# edited meanwhile\n"
+    assert write_through(path, FLATTEN + b"# edited meanwhile\n", FLATTENED) is None
+    assert path.read_bytes() == FLATTENED
+
+
+def test_cli_names_a_refused_file_in_one_line(tmp_path):
+    from conftest import run_cli
+
+    path = tmp_path / "m.py"
+    path.write_bytes(FLATTEN)
+    path.chmod(0o444)
+    done = run_cli("fix", str(path), cwd=tmp_path)
+    assert done.returncode == 1 and done.stderr == f"exportlint: refused {path}: read-only file; file left unchanged\n"

@@ -178,3 +178,43 @@ def test_graph_pass_does_not_report_source_rule_codes(tmp_path):
     # EXL501 and EXL505 are source rules: the graph pass could not have used them; EXL302 ran
     assert [(f.code, f.location.line, f.message) for f in report.findings] == [
         ("EXL002", 7, "unused suppression: no EXL302 finding on this line")]
+
+
+SUPPRESSED_FIXABLE = """\
+import torch
+import torch.nn.functional as F
+
+
+def forward(x):
+    x = F.hardsigmoid(x)  # exportlint: ignore[EXL501]
+    return torch.nn.SELU()(x)  # exportlint: ignore[EXL501]
+"""
+
+
+@pytest.mark.parametrize("how", ["comment", "per-file-ignores"])
+def test_fix_leaves_suppressed_lines_alone_and_does_not_fail_on_them(tmp_path, how):
+    """`fix` and `check` agree on what is suppressed: a suppressed line is not rewritten, and a
+    suppressed finding without a fix (SELU) does not make `fix` exit 1."""
+    from conftest import run_cli
+
+    path = tmp_path / "model.py"
+    text = SUPPRESSED_FIXABLE if how == "comment" else SUPPRESSED_FIXABLE.replace("  # exportlint: ignore[EXL501]", "")
+    path.write_text(text)
+    if how == "per-file-ignores":
+        (tmp_path / "pyproject.toml").write_text('[tool.exportlint]\nper-file-ignores = {"model.py" = ["EXL501"]}\n')
+    fixed = run_cli("fix", str(path), cwd=tmp_path)
+    assert (fixed.returncode, fixed.stdout, fixed.stderr) == (0, "", "")
+    assert path.read_text() == text
+    checked = run_cli("check", str(path), cwd=tmp_path)
+    assert checked.returncode == 0 and "EXL002" not in checked.stdout, checked.stdout
+
+
+def test_fix_files_applies_suppressions_like_check(tmp_path):
+    from exportlint.source import fix_files
+
+    path = tmp_path / "model.py"
+    path.write_text(SUPPRESSED_FIXABLE.replace("torch.nn.SELU()(x)  # exportlint: ignore[EXL501]", "F.hardsigmoid(x)"))
+    report = fix_files([path], options=Options())
+    assert [f.line for f in report.applied] == [7]  # the suppressed line 6 is not rewritten
+    assert "x = F.hardsigmoid(x)  # exportlint: ignore[EXL501]" in path.read_text()
+    assert report.remaining == []

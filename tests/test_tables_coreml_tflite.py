@@ -102,18 +102,26 @@ def test_tflite_gpu_rules():
     assert gpu_blockers([["UNIQUE", ["FLOAT32"]]]) == ["UNIQUE: not supported by the GPU delegate"]
 
 
-def test_merge_blames_the_probed_op_and_keeps_argument_cases():
+def test_merge_blames_the_probed_op_and_keeps_forms_as_variants():
     ok = ProbeRecord("a", "aten.x.default", ["aten.x.default", "aten.y.default"], {"v": None})
     bad = ProbeRecord("b", "aten.x.default", ["aten.x.default", "aten.z.default"], {"v": "E: boom"},
                       conditions="mode='odd'")
     other = ProbeRecord("c", "aten.q.default", ["aten.w.default"], {"v": "E: no"})
-    table = merge([ok, bad, other], ["v"], "x_ops")
-    assert table["aten.x.default"]["v"]["status"] == "supported"
-    assert "mode='odd'" in table["aten.x.default"]["v"]["conditions"]
+    forms = {"a": {"args": {"mode": "even"}}, "b": {"args": {"mode": "odd"}}}
+    table = merge([ok, bad, other], ["v"], "x_ops", forms=forms)
+    entry = table["aten.x.default"]["v"]
+    assert entry["status"] == "unverified" and entry["decided_by"] == ["args.mode"]
+    assert [(v["match"], v["status"]) for v in entry["variants"]] == [
+        ({"args": {"mode": "even"}}, "supported"), ({"args": {"mode": "odd"}}, "unsupported")]
+    assert "conditions" not in entry
     assert table["aten.y.default"]["v"]["status"] == "supported"
     assert "aten.z.default" not in table  # not blamed: the failing probe was about aten.x
     assert table["aten.w.default"]["v"] == {"status": "unsupported", "evidence": "probe", "probe": "c",
                                             "reason": "E: no"}
+    # probes that agree: one plain entry, whatever forms they declare
+    agree = merge([ok, ProbeRecord("d", "aten.x.default", ["aten.x.default"], {"v": None})], ["v"], "x_ops",
+                  forms={"a": {"args": {"mode": "even"}}, "d": {"args": {"mode": "odd"}}})
+    assert agree["aten.x.default"]["v"] == {"status": "supported", "evidence": "probe", "probe": "d"}
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ source metadata (`pkg.torch.onnx.stack_trace`, `pkg.torch.onnx.name_scopes`, ...
 `metadata_props`, the node points at the user's line and module; otherwise the node name is all there is.
 
 Safety: the file is parsed as protobuf only (never unpickled); external data must resolve inside the
-model's directory; a truncated or malformed file is a one-line UsageError. Limits: one protobuf message
+model's directory; a truncated or malformed file is a one-line LoadError (EXL003). Limits: one protobuf message
 is at most 2 GB (larger models keep their weights in external data files, which are checked for location
 and existence but never read: the linter needs no weights).
 """
@@ -14,11 +14,12 @@ and existence but never read: the linter needs no weights).
 from __future__ import annotations
 
 import ast
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from exportlint.config import Options
-from exportlint.errors import UsageError
+from exportlint.errors import LoadError, UsageError, check_regular_file
 from exportlint.ir import CaptureInfo, NodeKind, OpGraph, OpNode, TensorMeta
 
 if TYPE_CHECKING:
@@ -49,22 +50,22 @@ def opset_imports(model: onnx.ModelProto) -> dict[str, int]:
 def load_model(path: Path) -> onnx.ModelProto:
     """Parse `path` as an ONNX ModelProto without loading external data, after the safety checks."""
     import onnx
-    from google.protobuf.message import DecodeError
 
     path = Path(path)
     if path.suffix.lower() != ".onnx":
         raise UsageError(f"{path}: expected an .onnx file (got {path.suffix or 'no extension'!r})")
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise UsageError(f"{path}: no such file")
+    check_regular_file(path)
     size = path.stat().st_size
     if size > MAX_PROTOBUF_BYTES:
-        raise UsageError(f"{path}: {size} bytes exceeds protobuf's 2 GB limit; store weights as external data")
+        raise LoadError(f"{path}: {size} bytes exceeds protobuf's 2 GB limit; store weights as external data")
     try:
         model = onnx.load_model(str(path), load_external_data=False)
-    except (DecodeError, RuntimeWarning, ValueError, OSError) as exc:
-        raise UsageError(f"{path}: not a valid ONNX protobuf ({type(exc).__name__}: {_first_line(exc)})") from None
+    except Exception as exc:  # noqa: BLE001 - DecodeError, ValueError, ...: any failure is the file's
+        raise LoadError(f"{path}: not a valid ONNX protobuf ({type(exc).__name__}: {_first_line(exc)})") from None
     if not model.graph.node and not model.graph.input:
-        raise UsageError(f"{path}: not a valid ONNX model (empty graph)")
+        raise LoadError(f"{path}: not a valid ONNX model (empty graph)")
     _check_external_data(model, path)
     return model
 
@@ -79,10 +80,10 @@ def _check_external_data(model: onnx.ModelProto, path: Path) -> None:
         location = ExternalDataInfo(tensor).location
         resolved = (base / location).resolve()
         if Path(location).is_absolute() or not resolved.is_relative_to(base):
-            raise UsageError(f"{path}: external data {location!r} of tensor {tensor.name!r} "
-                             "points outside the model's directory")
+            raise LoadError(f"{path}: external data {location!r} of tensor {tensor.name!r} "
+                            "points outside the model's directory")
         if not resolved.is_file():
-            raise UsageError(f"{path}: external data file {location!r} of tensor {tensor.name!r} is missing")
+            raise LoadError(f"{path}: external data file {location!r} of tensor {tensor.name!r} is missing")
 
 
 def capture_onnx(path: Path, options: Options | None = None) -> OpGraph:

@@ -3,18 +3,27 @@
 Methods, in order: torch.export (non-strict), torch.export (strict), torch.fx.symbolic_trace lowered to
 ATen by make_fx, torch.jit.trace. The first that works gives the graph; the failures of the earlier ones
 are kept in `CaptureInfo.attempts`, with the user's line where the exception names one.
+
+The TorchScript conversion paths (`torch.onnx.export(dynamo=False)`, `ct.convert` of a
+`torch.jit.trace` module) see another graph: `trace_graph` / `script_graph` capture it in the
+`torchscript` dialect (op names are node kinds such as `aten::relu_`). One converter,
+`graph_from_torchscript`, builds both those graphs and the ladder's `torch.jit.trace` fallback.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import re
-import traceback
+import sys
 import warnings
 from typing import Any, Callable, Iterator
 
 from exportlint.config import DynamicDim, Options
-from exportlint.errors import UsageError
-from exportlint.capture.locate import Frame, frames_from_text, jit_frames, locate
+from exportlint.capture.spec import quiet
+from exportlint.capture.locate import exception_frames, frames_from_text, is_library_file, jit_frames, locate
+from exportlint.errors import LoadError, UsageError
 from exportlint.ir import CaptureInfo, Location, NodeKind, OpGraph, OpNode, TensorMeta
 
 EXPORT_NON_STRICT = "torch.export(non-strict)"
@@ -40,7 +49,7 @@ def capture_torch(model: Any, inputs: tuple, options: Options, name: str) -> OpG
     import torch
 
     if not isinstance(model, torch.nn.Module):
-        raise UsageError(f"{name}: the factory returned {type(model).__name__}, not a torch.nn.Module")
+        raise LoadError(f"{name}: the factory returned {type(model).__name__}, not a torch.nn.Module")
     model.train(options.train)
     _check_inputs(model, inputs, name)
     dynamic = _dynamic_shapes(inputs, options.dynamic) if options.dynamic else None
@@ -53,8 +62,7 @@ def capture_torch(model: Any, inputs: tuple, options: Options, name: str) -> OpG
     ]
     for method, run in methods:
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with _quiet():
                 graph = run()
         except Exception as exc:  # noqa: BLE001 - each failure is a reported fact
             info.attempts.append((method, _summary(exc)))
@@ -70,6 +78,22 @@ def capture_torch(model: Any, inputs: tuple, options: Options, name: str) -> OpG
     return OpGraph(name, "aten", info)
 
 
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """A capture attempt without torch's noise: a failed torch.export prints its partial graph to
+    stderr (~37 lines before a jit.trace fallback) and logs warnings; the failure is reported anyway.
+    The user's own prints still reach stderr (`user_code` made sys.stdout the original stderr)."""
+    logger = logging.getLogger("torch")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
 def _check_inputs(model: Any, inputs: tuple, name: str) -> None:
     """Run the model once, so that a wrong input shape is a usage error, not a capture finding.
     In training mode on a copy: a forward pass would move batch-norm statistics."""
@@ -77,10 +101,9 @@ def _check_inputs(model: Any, inputs: tuple, name: str) -> None:
 
     error = _failure(copy.deepcopy(model) if model.training else model, inputs)
     if error is not None:
-        where, _ = locate(_exc_frames(error))
-        at = f" (at {where})" if where else ""
-        raise UsageError(f"{name}: the model fails on the example inputs{at}: "
-                         f"{type(error).__name__}: {_summary(error)}")
+        where, _ = locate(exception_frames(error))
+        raise LoadError(f"{name}: the model fails on the example inputs: {type(error).__name__}: "
+                        f"{_summary(error)}", where)
 
 
 def _failure(model, inputs: tuple) -> Exception | None:
@@ -101,15 +124,10 @@ def _summary(exc: BaseException) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def _exc_frames(exc: BaseException) -> list[Frame]:
-    tb = [Frame(f.filename, f.lineno, f.line or "") for f in traceback.extract_tb(exc.__traceback__)]
-    return tb + frames_from_text(str(exc))
-
-
 def _failure_location(exc: BaseException) -> Location | None:
     # Strict export names the user's frames in its message ("from user code: ..."); non-strict export
     # runs user code directly, so its traceback has them.
-    return locate(frames_from_text(str(exc)))[0] or locate(_exc_frames(exc))[0]
+    return locate(frames_from_text(str(exc)))[0] or locate(exception_frames(exc))[0]
 
 
 def _dynamic_shapes(inputs: tuple, dims: list[DynamicDim]):
@@ -251,24 +269,38 @@ def _module_path(meta: dict) -> tuple[str | None, str | None]:
     return path or None, cls_name
 
 
+def _library_class(module_type: str | None) -> bool:
+    """The op's module class is a library's (transformers' BertSelfAttention), not the user's."""
+    module = sys.modules.get((module_type or "").rpartition(".")[0])
+    path = getattr(module, "__file__", None)
+    return path is not None and is_library_file(path)
+
+
 def graph_from_fx(fx_graph, name: str, info: CaptureInfo, source: Any, user_inputs: set[str] | None) -> OpGraph:
-    """Build the IR from an ATen-level fx graph. Parameters and buffers are folded into their users'
-    args (as `param:<name>`); user inputs become INPUT nodes."""
+    """Build the IR from an ATen-level fx graph. Parameters, buffers and lifted constants (placeholders
+    that are not user inputs, per the ExportedProgram's signature; `get_attr` nodes) are no graph nodes:
+    their users record them as constant inputs (`OpNode.const_inputs`); user inputs become INPUT nodes."""
     import torch
 
     graph = OpGraph(name, "aten", info, source=source)
     producers: dict[str, str] = {}
+    const: dict[str, bool] = {}  # fx node name -> its value does not depend on a user input
     for node in fx_graph.nodes:
         meta = node.meta
-        if node.op == "placeholder":
+        if node.op == "get_attr":
+            const[node.name] = True
+        elif node.op == "placeholder":
             if user_inputs is not None and node.name not in user_inputs:
+                const[node.name] = True
                 continue
+            const[node.name] = False
             graph.add_node(OpNode(node.name, "input", "aten", NodeKind.INPUT, outputs=_metas(meta.get("val"))))
             producers[node.name] = node.name
         elif node.op == "call_function" and isinstance(node.target, torch._ops.OpOverload | torch._ops.OpOverloadPacket):
             op = str(node.target)
             module, module_type = _module_path(meta)
-            location, stack = locate(frames_from_text(meta.get("stack_trace") or ""), _hints(op, module))
+            location, stack = locate(frames_from_text(meta.get("stack_trace") or ""), _hints(op, module),
+                                     library_first=_library_class(module_type))
             tensor_args = node.all_input_nodes
             args = {}
             for arg, schema_arg in zip(node.args, _schema_args(node.target)):
@@ -279,10 +311,12 @@ def graph_from_fx(fx_graph, name: str, info: CaptureInfo, source: Any, user_inpu
                 value = _constant(arg)
                 if value is not _NOT_CONST:
                     args[key] = value
+            const_inputs = tuple(const.get(a.name, False) for a in tensor_args)
+            const[node.name] = all(const_inputs)
             graph.add_node(OpNode(
                 node.name, op, "aten", args=args,
                 inputs=tuple(_tensor_meta(a.meta.get("val")) for a in tensor_args),
-                outputs=_metas(meta.get("val")),
+                outputs=_metas(meta.get("val")), const_inputs=const_inputs,
                 module=module, module_type=module_type, location=location, stack=stack,
             ))
             producers[node.name] = node.name
@@ -291,6 +325,7 @@ def graph_from_fx(fx_graph, name: str, info: CaptureInfo, source: Any, user_inpu
                     graph.add_edge(producers[src.name], node.name, _tensor_meta(src.meta.get("val")), index)
         elif node.op == "call_function" and node.target.__name__ == "getitem" and node.args[0].name in producers:
             producers[node.name] = producers[node.args[0].name]  # tuple output of a multi-output op
+            const[node.name] = const.get(node.args[0].name, False)
         elif node.op == "output":
             graph.add_node(OpNode("output", "output", "aten", NodeKind.OUTPUT))
             flat = node.args[0] if isinstance(node.args[0], (tuple, list)) else (node.args[0],)
@@ -305,10 +340,24 @@ def _schema_args(target) -> list[str]:
     return [a.name for a in schema.arguments] if schema is not None else []
 
 
-# --- torch.jit.trace -> OpGraph ----------------------------------------------------------------
+# --- TorchScript graph (torch.jit.trace / torch.jit.script) -> OpGraph -------------------------
 
 _JIT_DTYPES = {"Float": "float32", "Double": "float64", "Long": "int64", "Int": "int32", "Bool": "bool",
                "Half": "float16", "BFloat16": "bfloat16", "Byte": "uint8", "Char": "int8", "Short": "int16"}
+TORCHSCRIPT = "torchscript"  # dialect of graphs whose op names are TorchScript node kinds (`aten::relu_`)
+JIT_SCRIPT = "torch.jit.script"
+# TorchScript plumbing with no computation for a converter: values flow through them to their users.
+# Every other node kind, `prim::` ones included (`prim::PythonOp`, `prim::If`, `prim::Loop`), is an op.
+TORCHSCRIPT_BOOKKEEPING = frozenset({
+    "prim::Constant", "prim::ListConstruct", "prim::TupleConstruct", "prim::ListUnpack",
+    "prim::TupleUnpack", "prim::GetAttr", "prim::NumToTensor",
+})
+
+
+# c10::ScalarType codes, as TorchScript stores a dtype argument
+_SCALAR_TYPES = {0: "torch.uint8", 1: "torch.int8", 2: "torch.int16", 3: "torch.int32", 4: "torch.int64",
+                 5: "torch.float16", 6: "torch.float32", 7: "torch.float64", 9: "torch.complex64",
+                 10: "torch.complex128", 11: "torch.bool", 15: "torch.bfloat16"}
 
 
 def _jit_meta(value) -> TensorMeta:
@@ -320,38 +369,177 @@ def _jit_meta(value) -> TensorMeta:
     return TensorMeta(_JIT_DTYPES.get(dtype, dtype), tuple(sizes) if sizes is not None else None)
 
 
-def _jit(model, inputs, name: str, info: CaptureInfo) -> OpGraph:
+def _aten_packet(kind: str) -> str | None:
+    """The ladder's ATen dialect: `aten::relu_` -> `aten.relu_` (traces carry no overload); other
+    namespaces are dropped."""
+    return "aten." + kind.removeprefix("aten::") if kind.startswith("aten::") else None
+
+
+def _node_kind(kind: str) -> str | None:
+    """The TorchScript dialect: the node kind verbatim, bookkeeping nodes dropped."""
+    return None if kind in TORCHSCRIPT_BOOKKEEPING else kind
+
+
+def _jit_constant(value) -> Any:
+    """The constant a TorchScript value holds (prim::Constant, or a list/tuple of them), else _NOT_CONST."""
+    node = value.node()
+    if node.kind() == "prim::Constant":
+        try:
+            return _constant(value.toIValue())
+        except RuntimeError:  # e.g. a constant tensor or object
+            return _NOT_CONST
+    if node.kind() in ("prim::ListConstruct", "prim::TupleConstruct"):
+        return _constant([_jit_constant(v) for v in node.inputs()])
+    return _NOT_CONST
+
+
+def _jit_args(node) -> dict[str, Any]:
+    """The node's constant arguments, by schema argument name (positions without a schema)."""
     import torch
 
-    traced = torch.jit.trace(model, inputs, check_trace=False)
-    ts_graph = traced.inlined_graph
-    graph = OpGraph(name, "aten", info, source=traced)
-    producers: dict[Any, str] = {}
+    schema = node.schema()
+    params = torch._C.parse_schema(schema).arguments if schema != "(no schema)" else []
+    args = {}
+    for index, value in enumerate(node.inputs()):
+        constant = _jit_constant(value)
+        if constant is _NOT_CONST:
+            continue
+        if index < len(params) and "ScalarType" in str(params[index].real_type) and isinstance(constant, int):
+            constant = _SCALAR_TYPES.get(constant, constant)  # as torch.export writes it: "torch.float16"
+        args[params[index].name if index < len(params) else str(index)] = constant
+    if node.kind() == "prim::PythonOp":
+        args["name"] = node.pyname()
+    return args
+
+
+def _jit_module_path(node) -> str | None:
+    """`body.0` from the node's module hierarchy `body(Sequential).0(Linear)`."""
+    names = [n for n in re.findall(r"([^.()]+)\([^()]*\)", node.getModuleHierarchy()) if n != "UNKNOWN_INSTANCE"]
+    return ".".join(names) or None
+
+
+def graph_from_torchscript(ts_graph, name: str, info: CaptureInfo, source: Any, dialect: str,
+                           op_name: Callable[[str], str | None], module_types: dict[str, str]) -> OpGraph:
+    """Build the IR from a TorchScript graph (a traced or scripted module's `inlined_graph`).
+
+    `op_name` maps a node kind to the IR op name, or None for a node that only moves values (its
+    outputs then count as produced by whatever produced its inputs). Sub-blocks of prim::If /
+    prim::Loop are walked after their node (the block's parameters count as produced by it).
+    `module_types` maps a module path (`backbone.0`) to its class, for the nodes it ran."""
+    graph = OpGraph(name, dialect, info, source=source)
+    producers: dict[int, tuple[str, ...]] = {}
+
+    def sources(value) -> tuple[str, ...]:
+        return producers.get(value.unique(), ())
+
     for i, value in enumerate(list(ts_graph.inputs())[1:]):  # [0] is self
         node_name = f"input_{i}"
-        graph.add_node(OpNode(node_name, "input", "aten", NodeKind.INPUT, outputs=(_jit_meta(value),)))
-        producers[value.unique()] = node_name
-    for index, node in enumerate(ts_graph.nodes()):
-        kind = node.kind()
-        if not kind.startswith("aten::"):
-            continue
-        op = "aten." + kind.removeprefix("aten::")
-        scope = node.scopeName().replace("__module.", "", 1) or None
-        location, stack = locate(jit_frames(node.sourceRange()), _hints(op, scope))
-        node_name = f"{kind.replace('::', '_')}_{index}"
-        graph.add_node(OpNode(node_name, op, "aten", inputs=tuple(_jit_meta(v) for v in node.inputs()),
-                              outputs=tuple(_jit_meta(v) for v in node.outputs()), module=scope,
-                              location=location, stack=stack))
-        for arg_index, value in enumerate(node.inputs()):
-            if value.unique() in producers:
-                graph.add_edge(producers[value.unique()], node_name, _jit_meta(value), arg_index)
-        for value in node.outputs():
-            producers[value.unique()] = node_name
-    graph.add_node(OpNode("output", "output", "aten", NodeKind.OUTPUT))
+        graph.add_node(OpNode(node_name, "input", dialect, NodeKind.INPUT, outputs=(_jit_meta(value),)))
+        producers[value.unique()] = (node_name,)
+    count = 0
+
+    def walk(block_nodes) -> None:
+        nonlocal count
+        for node in block_nodes:
+            kind, index = node.kind(), count
+            count += 1
+            op = op_name(kind)
+            if op is None:
+                passed = tuple(dict.fromkeys(p for v in node.inputs() for p in sources(v)))
+                for value in node.outputs():
+                    producers[value.unique()] = passed
+                continue
+            scope = _jit_module_path(node)
+            where = node.sourceRange()  # a trace's Python stack, or a script's source excerpt
+            location, stack = locate(jit_frames(where) or frames_from_text(where), _hints(op, scope))
+            node_name = f"{kind.replace('::', '_')}_{index}"
+            graph.add_node(OpNode(
+                node_name, op, dialect, args=_jit_args(node),
+                inputs=tuple(_jit_meta(v) for v in node.inputs()),
+                outputs=tuple(_jit_meta(v) for v in node.outputs()),
+                module=scope, module_type=module_types.get(scope) if scope else None, location=location,
+                stack=stack))
+            for arg_index, value in enumerate(node.inputs()):
+                for src in sources(value):
+                    graph.add_edge(src, node_name, _jit_meta(value), arg_index)
+            for value in node.outputs():
+                producers[value.unique()] = (node_name,)
+            for block in node.blocks():
+                for value in block.inputs():
+                    producers[value.unique()] = (node_name,)
+                walk(block.nodes())
+
+    walk(ts_graph.nodes())
+    graph.add_node(OpNode("output", "output", dialect, NodeKind.OUTPUT))
     for index, value in enumerate(ts_graph.outputs()):
-        if value.unique() in producers:
-            graph.add_edge(producers[value.unique()], "output", _jit_meta(value), index)
+        for src in sources(value):
+            graph.add_edge(src, "output", _jit_meta(value), index)
     return graph
+
+
+def _module_types(model) -> dict[str, str]:
+    return {path: f"{type(m).__module__}.{type(m).__qualname__}" for path, m in model.named_modules()}
+
+
+def _traced(model, inputs, strict: bool = True):
+    import torch
+
+    with quiet():
+        return torch.jit.trace(model, inputs, check_trace=False, strict=strict)
+
+
+def _jit(model, inputs, name: str, info: CaptureInfo) -> OpGraph:
+    """The ladder's last fallback: the trace in the ATen dialect (packet names, `aten.relu_`)."""
+    traced = _traced(model, inputs)
+    return graph_from_torchscript(traced.inlined_graph, name, info, traced, "aten", _aten_packet,
+                                  _module_types(model))
+
+
+def trace_graph(model, inputs: tuple, name: str, strict: bool = True) -> OpGraph:
+    """The graph the TorchScript conversion paths see (`torch.onnx.export(dynamo=False)`,
+    `ct.convert(torch.jit.trace(...))`): `torch.jit.trace` of the model, op names the node kinds
+    (`aten::relu_`, `aten::_convolution`, `mylib::op`, `prim::PythonOp`). `strict=False` is how the
+    TorchScript ONNX exporter traces (dict and list outputs allowed); `torch.jit.trace`'s default,
+    what a user passes to `ct.convert`, is strict."""
+    traced = _traced(model, inputs, strict)
+    info = CaptureInfo(method=JIT_TRACE, training=model.training)
+    return graph_from_torchscript(traced.inlined_graph, name, info, traced, TORCHSCRIPT, _node_kind,
+                                  _module_types(model))
+
+
+def capture_trace(graph: OpGraph, model, inputs: tuple, script: bool = False) -> None:
+    """Record the TorchScript paths' graph in `graph.capture.traced`, or why it failed. With `script`,
+    `torch.jit.script` first (it keeps data-dependent control flow that tracing freezes), then
+    tracing if scripting fails."""
+    ways = ([lambda: script_graph(model, graph.model)] if script else []) + [
+        lambda: trace_graph(model, inputs, graph.model)]
+    for way in ways:
+        try:
+            graph.capture.traced = way()
+            return
+        except Exception as exc:  # noqa: BLE001 - a failed capture blocks the TorchScript paths (EXL001)
+            graph.capture.trace_error = _summary(exc)
+            graph.capture.trace_failure_location = _failure_location(exc)
+
+
+def data_dependent_branch(info: CaptureInfo) -> bool:
+    """torch.export stopped at control flow on a tensor's value: tracing would freeze the branch."""
+    return any(m.startswith("torch.export") and ("data-dependent" in why.lower() or "data dependent" in why.lower())
+               for m, why in info.attempts)
+
+
+def script_graph(model, name: str) -> OpGraph:
+    """`torch.jit.script` of the model in the TorchScript dialect: control flow stays as prim::If /
+    prim::Loop nodes (their blocks' ops follow them); no example inputs, so shapes are unknown. A
+    script's source ranges name only the innermost frame: ops inside torch.nn modules get no user
+    location (their module path says where they are)."""
+    import torch
+
+    with quiet():
+        scripted = torch.jit.script(model)
+    info = CaptureInfo(method=JIT_SCRIPT, training=model.training)
+    return graph_from_torchscript(scripted.inlined_graph, name, info, scripted, TORCHSCRIPT, _node_kind,
+                                  _module_types(model))
 
 
 # --- a second capture at other input sizes ----------------------------------------------------
@@ -360,18 +548,24 @@ def grown_inputs(model, inputs: tuple) -> tuple | None:
     """The example inputs with each dim the model accepts at twice its size doubled: the batch dim
     (dim 0 of every floating-point input together) first, then every other dim alone, keeping each
     change under which the model still runs. Only floating-point tensors grow (integer inputs carry
-    values such as lengths that must match). None if no dim can change."""
+    values such as lengths that must match). None if no dim can change.
+
+    The grown inputs are fake tensors (FakeTensorMode) and the trial forward passes run on them:
+    nothing of the doubled sizes is allocated (real ones took 6.5 GB for 8x3x1024x1024 inputs), and
+    torch.export captures from fake inputs as well."""
     import torch
+    from torch._subclasses.fake_tensor import FakeTensorMode
 
     floats = [i for i, t in enumerate(inputs) if isinstance(t, torch.Tensor) and t.is_floating_point()]
     if not floats:
         return None
     shapes = {i: list(inputs[i].shape) for i in floats}
+    mode = FakeTensorMode(allow_non_fake_inputs=True)
 
     def build(new: dict[int, list[int]]) -> tuple:
-        gen = torch.Generator().manual_seed(0)
-        return tuple(torch.randn(new[i], generator=gen, dtype=t.dtype) if i in new else t
-                     for i, t in enumerate(inputs))
+        with mode:
+            return tuple(torch.empty(new[i], dtype=t.dtype) if i in new else
+                         mode.from_tensor(t) if isinstance(t, torch.Tensor) else t for i, t in enumerate(inputs))
 
     candidates = [[(i, 0) for i in floats if inputs[i].dim() >= 2]]
     candidates += [[(i, d)] for i in floats for d in range(1 if inputs[i].dim() >= 2 else 0, inputs[i].dim())]
@@ -382,7 +576,9 @@ def grown_inputs(model, inputs: tuple) -> tuple | None:
         trial = {i: list(s) for i, s in shapes.items()}
         for i, d in dims:
             trial[i][d] *= 2
-        if _failure(model, build(trial)) is None:
+        with mode:
+            failed = _failure(model, build(trial))
+        if failed is None:
             shapes, grown = trial, True
     return build(shapes) if grown else None
 
@@ -393,12 +589,11 @@ def capture_resized(model, inputs: tuple, name: str, strict: bool = False) -> Op
 
     if model.training:  # extra forward passes would update batch-norm statistics
         return None
-    grown = grown_inputs(model, inputs)
-    if grown is None:
-        return None
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with _quiet():
+            grown = grown_inputs(model, inputs)
+            if grown is None:
+                return None
             ep = torch.export.export(model, grown, strict=strict)
     except Exception:  # noqa: BLE001 - no second graph to compare: the rules skip the comparison
         return None
@@ -408,12 +603,13 @@ def capture_resized(model, inputs: tuple, name: str, strict: bool = False) -> Op
 
 def load_spec(spec: str, shapes: list[str], dtypes: list[str]) -> tuple[Any, tuple]:
     """The model of `spec` and its example inputs (from the factory, or built from `shapes`)."""
-    from exportlint.capture.spec import call_factory, make_inputs
+    from exportlint.capture.spec import call_factory, describe, make_inputs
 
     model, inputs = call_factory(spec)
     if shapes:
         inputs = make_inputs(shapes, dtypes)
     elif inputs is None:
-        raise UsageError(f"{spec}: the factory returned no example inputs; pass --input-shape (e.g. 1,3,224,224)")
+        raise LoadError(f"{spec}: the factory returned {describe(model)} without example inputs; return "
+                        "(model, example_inputs) or pass --input-shape (e.g. 1,3,224,224)")
     return model, inputs
 

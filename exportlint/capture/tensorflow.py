@@ -11,6 +11,7 @@ frame of its traceback in user code, and at its Keras layer (from the name scope
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from exportlint.capture.locate import Frame, locate
 from exportlint.config import Options
-from exportlint.errors import UsageError
+from exportlint.errors import LoadError, UsageError, check_regular_file
 from exportlint.ir import CaptureInfo, Location, NodeKind, OpGraph, OpNode, TensorMeta
 
 if TYPE_CHECKING:
@@ -67,27 +68,29 @@ def _mentions_tf(source: str) -> bool:
 # --- loading ---------------------------------------------------------------------------------------
 
 def load_concrete_function(spec: str):
-    """(ConcreteFunction, keras model or None) for SPEC. UsageError for anything unusable."""
-    import tensorflow as tf
-
+    """(ConcreteFunction, keras model or None) for SPEC. UsageError for a missing file, LoadError for
+    anything unusable."""
     path = Path(spec)
     if spec.lower().endswith(KERAS_SUFFIXES):
-        if not path.is_file():
+        if not os.path.lexists(path):
             raise UsageError(f"{spec}: no such file")
+        _check_keras_file(path)
         import keras
 
         try:
             made = keras.models.load_model(path, compile=False, safe_mode=True)
         except Exception as exc:  # noqa: BLE001 - any load failure is the user's file
-            raise UsageError(f"{spec}: cannot load Keras model: {type(exc).__name__}: {_first_line(exc)}") from None
+            raise LoadError(f"{spec}: cannot load Keras model: {type(exc).__name__}: {_first_line(exc)}") from None
     elif path.is_dir():
+        import tensorflow as tf
+
         try:
             made = tf.saved_model.load(str(path))
         except Exception as exc:  # noqa: BLE001
-            raise UsageError(f"{spec}: cannot load SavedModel: {type(exc).__name__}: {_first_line(exc)}") from None
+            raise LoadError(f"{spec}: cannot load SavedModel: {type(exc).__name__}: {_first_line(exc)}") from None
         signatures = getattr(made, "signatures", {}) or {}
         if not signatures:
-            raise UsageError(f"{spec}: the SavedModel has no serving signature")
+            raise LoadError(f"{spec}: the SavedModel has no serving signature")
         fn = signatures.get("serving_default") or next(iter(signatures.values()))
         return fn, None
     else:
@@ -95,6 +98,19 @@ def load_concrete_function(spec: str):
 
         made, _ = call_factory(spec)
     return to_concrete_function(made, spec)
+
+
+def _check_keras_file(path: Path) -> None:
+    """LoadError before Keras sees a file that is not one (Keras would say "File not found")."""
+    import zipfile
+
+    check_regular_file(path)
+    if path.suffix.lower() == ".keras" and not zipfile.is_zipfile(path):
+        raise LoadError(f"{path}: not a Keras archive (a .keras file is a zip file)")
+    if path.suffix.lower() == ".h5":
+        with path.open("rb") as fh:
+            if fh.read(8) != b"\x89HDF\r\n\x1a\n":
+                raise LoadError(f"{path}: not an HDF5 file")
 
 
 def to_concrete_function(made: Any, name: str):
@@ -106,7 +122,7 @@ def to_concrete_function(made: Any, name: str):
         return made, None
     if isinstance(made, tf.types.experimental.PolymorphicFunction):
         if made.input_signature is None:
-            raise UsageError(f"{name}: the tf.function has no input_signature; give one to capture it")
+            raise LoadError(f"{name}: the tf.function has no input_signature; give one to capture it")
         return made.get_concrete_function(), None
     if isinstance(made, tf.keras.Model) or type(made).__module__.startswith(("keras", "tf_keras")):
         try:
@@ -114,7 +130,7 @@ def to_concrete_function(made: Any, name: str):
         except (AttributeError, ValueError):
             inputs = None
         if not inputs:
-            raise UsageError(f"{name}: the Keras model has no known input shape; build it or start with keras.Input")
+            raise LoadError(f"{name}: the Keras model has no known input shape; build it or start with keras.Input")
         specs = [tf.TensorSpec(tuple(i.shape), i.dtype, name=f"input_{n}") for n, i in enumerate(inputs)]
         single = len(specs) == 1
 
@@ -123,8 +139,8 @@ def to_concrete_function(made: Any, name: str):
             return made(xs[0] if single else list(xs), training=False)
 
         return serve.get_concrete_function(), made
-    raise UsageError(f"{name}: expected a keras.Model, a tf.function or a ConcreteFunction, "
-                     f"got {type(made).__name__}")
+    raise LoadError(f"{name}: expected a keras.Model, a tf.function or a ConcreteFunction, "
+                    f"got {type(made).__name__}")
 
 
 def _locate(op: tf.Operation) -> tuple[Location | None, tuple[Location, ...]]:

@@ -6,6 +6,7 @@ from typing import Iterable
 
 from exportlint.engine.rule import Context, Example, Finding, GraphRule, Severity
 from exportlint.ir import OpGraph
+from exportlint.targets import EXPORT_GRAPH, TRACE_GRAPH
 
 
 def _branch_on_value():
@@ -71,6 +72,10 @@ class ExportCaptureFailed(GraphRule):
 
     def check(self, graph: OpGraph, ctx: Context) -> Iterable[Finding]:
         info = graph.capture
+        if info.trace_error is not None:
+            yield self.finding(graph, f"torch.jit.trace cannot capture this model ({info.trace_error}): the "
+                               "TorchScript conversion paths start from it",
+                               location=info.trace_failure_location, paths=_paths(ctx, TRACE_GRAPH))
         export_failures = [(m, why) for m, why in info.attempts if m.startswith("torch.export")]
         if info.method.startswith("torch.export") or not export_failures:
             return
@@ -82,4 +87,10 @@ class ExportCaptureFailed(GraphRule):
             tail = "no fallback could capture it either: " + "; ".join(
                 f"{m}: {why}" for m, why in info.attempts if not m.startswith("torch.export"))
         yield self.finding(graph, f"torch.export cannot capture this model ({reason}); {tail}",
-                           location=info.failure_location)
+                           location=info.failure_location,
+                           paths=_paths(ctx, EXPORT_GRAPH) if info.traced is not None else ())
+
+
+def _paths(ctx: Context, graph_kind: str) -> tuple[str, ...]:
+    """The requested targets' PyTorch conversion paths that start from `graph_kind`."""
+    return tuple(sorted({p.name for t in ctx.targets for p in t.paths("aten") if p.graph == graph_kind}))

@@ -7,7 +7,6 @@ from typing import Iterable
 
 from exportlint.engine.rule import Context, Example, Finding, GraphRule, Severity
 from exportlint.ir import OpGraph, OpNode
-from exportlint.tables import support
 
 _UNBACKED = re.compile(r"\bu\d+\b")  # torch.export's name for a size known only at run time
 # Ops whose output leaves the tensor world (a Python number) -> what the user wrote.
@@ -89,19 +88,10 @@ class DataDependentShape(GraphRule):
                 continue
             else:
                 kind = "shape"
-            verdicts = {t: support(op, t, graph.dialect) for t in ctx.targets}
-            blocked = [t for t, v in verdicts.items() if v.blocks]
             for node in nodes:
                 if kind == "shape" and not _unbacked(node):
                     continue
-                message = _message(node, kind)
-                for target in blocked:
-                    why = verdicts[target].reason
-                    yield self.finding(graph, f"{message}; {target} cannot convert {op}"
-                                       + (f" ({why})" if why else ""), node=node, target=target,
-                                       severity=Severity.ERROR)
-                if len(blocked) < len(ctx.targets):
-                    yield self.finding(graph, message, node=node)
+                yield self.finding(graph, _message(node, kind), node=node)  # blocking is EXL101's verdict
 
 
 def _unbacked(node: OpNode) -> bool:

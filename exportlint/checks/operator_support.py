@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
+from dataclasses import replace
 from functools import cache
 from typing import Iterable
 
+from exportlint.checks import operator_support_forms as forms
 from exportlint.engine.rule import Context, Example, Finding, GraphRule, Severity
 from exportlint.ir import OpGraph, OpNode
-from exportlint.tables import BOOKKEEPING_OPS, Status, Verdict, has_variants, support
-from exportlint.targets import Target
+from exportlint.tables import BOOKKEEPING_OPS, Form, Status, Verdict, has_variants, support
+from exportlint.targets import TRACE_GRAPH, ConversionPath, Target
 
-DEFAULT_ONNX_EXPORTER = "dynamo"
 GPU_DELEGATE = Target("tflite", "gpu")
 
 
@@ -64,13 +66,18 @@ def version_text(target: Target, version: str) -> str:
 class UnsupportedOperator(GraphRule):
     """
     ## What it does
-    Checks every operator of the captured graph against the support table of each target (ONNX opset
-    N through torch.onnx's exporters, Core ML deployment target, TFLite builtins / select-TF / GPU
-    delegate, TensorRT version) and reports the ones the converter cannot translate, with the first
-    version that supports them when there is one. For ONNX it knows both torch exporters and says
-    when only the legacy one (`dynamo=False`) reaches the opset. Ops in no table (custom ops) get a
-    warning, and ops that only the converter's registry vouches for (no one-op conversion proved
-    them) an info line, one per target.
+    Checks every operator against the support table of each target (ONNX opset N, Core ML
+    deployment target, TFLite builtins / select-TF / GPU delegate, TensorRT version) and each of its
+    conversion paths, on the graph that path sees: torch.export's ATen graph for the default ONNX
+    exporter (`dynamo`), Core ML from an ExportedProgram (`export`) and litert-torch; the
+    torch.jit.trace graph for the TorchScript exporter (`dynamo=False`) and Core ML from a traced
+    module (`trace`). It reports the ops a path cannot translate, with the first version that
+    supports them when there is one. An op in no table of a complete registry (ATen, TorchScript,
+    ONNX: a custom op) is an error: the converter does not know it. Ops whose support the tables
+    cannot decide get one warning per target and path, ops only the converter's registry vouches
+    for an info line. Where a path was run for real (`decide`: the ONNX paths by default, every
+    converter with `--confirm`), its answer wins: a failure no table predicted is reported with
+    the converter's error, a table blocker the converter disproved becomes an info line.
 
     ## Why is this bad?
     The converter stops at the first operator it cannot translate, usually after a long export, and
@@ -97,102 +104,172 @@ class UnsupportedOperator(GraphRule):
     severity = Severity.ERROR
     dialects = ("aten", "onnx", "tf")
     invalid = (Example(build=_grid_sample, targets=("onnx:13",)),
-               Example(build=_custom_op, targets=("onnx:18", "coreml:iOS16")))
+               Example(build=_custom_op, targets=("onnx:18", "coreml:iOS16")), *forms.INVALID)
     valid = (Example(build=_grid_sample, targets=("onnx:17",)),
-             Example(build=_plain_conv, targets=("onnx:18", "coreml:iOS16", "tflite", "tensorrt:10")))
+             Example(build=_plain_conv, targets=("onnx:18", "coreml:iOS16", "tflite", "tensorrt:10")),
+             *forms.VALID)
 
     def check(self, graph: OpGraph, ctx: Context) -> Iterable[Finding]:
+        decided = {(d.target, d.path): d for d in ctx.decisions if d.converted is not None}
         for target in ctx.targets:
-            groups = list(_groups(graph, target))
-            yield from self._unproven(graph, target, groups)
-            if target.family == "onnx" and graph.dialect == "aten":
-                yield from self._onnx_exporters(graph, target, groups)
-                continue
-            for nodes, verdict in groups:
-                if verdict.blocks:
-                    yield from (self._blocked(graph, node, target, verdict) for node in nodes)
+            for path in target.paths(graph.dialect):
+                seen = path_graph(graph, path)
+                if seen is None:  # not captured: EXL001 says why
+                    continue
+                groups = list(_groups(seen, target, path))
+                yield from self._unprobed_form(seen, target, path, groups)
+                yield from self._unproven(seen, target, path, groups)
+                blockers = [self._blocked(seen, node, target, path, v)
+                            for nodes, v in groups if _blocks(v, seen.dialect) for node in nodes]
+                decision = decided.get((str(target), path.name))
+                yield from (blockers if decision is None else self._decided(seen, target, path, blockers, decision))
 
-    def _unproven(self, graph: OpGraph, target: Target, groups: list[tuple[list[OpNode], Verdict]]):
-        """One finding per target for ops the tables do not know (a warning: custom ops, which no
-        converter translates unless taught) and for ops only the registry vouches for (info). Not for
-        fallback captures: their TorchScript-level ops are not the ones converters see."""
-        if graph.dialect == "aten" and not graph.capture.method.startswith("torch.export"):
-            return
-        for status, severity, what in (
-                (Status.UNKNOWN, Severity.WARNING, "in no support table (a custom op?): the converter will "
-                                                   "not know it unless you register a translation"),
-                (Status.UNVERIFIED, Severity.INFO, "supported per the converter's registry only; no one-op "
-                                                   "conversion confirmed it (a static estimate)")):
-            found = [nodes[0] for nodes, v in groups if v.status is status]
+    def _unprobed_form(self, graph: OpGraph, target: Target, path: ConversionPath,
+                       groups: list[tuple[list[OpNode], Verdict]]) -> Iterable[Finding]:
+        """A warning per node whose op's support depends on its form (args, dtypes, constness) when
+        no probe covered this form: the table cannot say "supported"."""
+        for nodes, verdict in groups:
+            if verdict.status is Status.UNVERIFIED and verdict.decided_by:
+                for node in nodes:
+                    yield self.finding(graph, f"{node.op} may not convert to {_where(target, path)}: "
+                                       f"{verdict.reason}", node=node, target=target, severity=Severity.WARNING,
+                                       paths=(path.name,))
+
+    def _unproven(self, graph: OpGraph, target: Target, path: ConversionPath,
+                  groups: list[tuple[list[OpNode], Verdict]]) -> Iterable[Finding]:
+        """One line per target and path for ops no probe proved: a warning where support depends on
+        a form no probe covered or the op is in no table of a front end whose tables are partial
+        (TensorFlow), an info line where only the converter's registry vouches for them."""
+        kinds = (
+            (lambda v: _undecided(v, graph.dialect) and not v.decided_by, Severity.WARNING,
+             "not decided by the tables"),
+            (lambda v: v.status is Status.UNVERIFIED and v.evidence == "registry", Severity.INFO,
+             "supported per the converter's registry only; no one-op conversion confirmed it (a static estimate)"),
+        )
+        for pick, severity, what in kinds:
+            found = [(nodes[0], v) for nodes, v in groups if pick(v)]
             if found:
-                names = sorted({n.op for n in found})
-                first = min(found, key=lambda n: (n.location is None, n.location))
+                names = sorted({n.op for n, _ in found})
+                reasons = sorted({v.reason for _, v in found if v.reason and severity is Severity.WARNING})
+                first = min((n for n, _ in found), key=lambda n: (n.location is None, n.location))
                 verb = "is" if len(names) == 1 else "are each"
-                yield self.finding(graph, f"{', '.join(names)} {verb} {what} for {target}", node=first,
-                                   target=target, severity=severity)
+                why = f" ({'; '.join(reasons[:3])})" if reasons else ""
+                yield self.finding(graph, f"{', '.join(names)} {verb} {what} for {_where(target, path)}{why}",
+                                   node=first, target=target, severity=severity, paths=(path.name,))
 
-    def _blocked(self, graph: OpGraph, node: OpNode, target: Target, verdict: Verdict) -> Finding:
+    def _blocked(self, graph: OpGraph, node: OpNode, target: Target, path: ConversionPath,
+                 verdict: Verdict) -> Finding:
         if target == GPU_DELEGATE:  # the model still converts; the delegate leaves this op to the CPU
             return self.finding(
                 graph, f"{node.op} stays on the CPU under the TFLite GPU delegate ({verdict.reason}): the "
                 "model is split into GPU and CPU partitions, with a copy at each boundary",
-                node=node, target=target, severity=Severity.WARNING)
-        message = f"{node.op} does not convert to {target}"
+                node=node, target=target, severity=Severity.WARNING, paths=(path.name,))
+        if verdict.status is Status.UNKNOWN:
+            message = (f"{node.op} is in no support table for {_where(target, path)}: the converter does not "
+                       "know it (a custom op converts only with a registered translation)")
+        else:
+            message = f"{node.op} does not convert to {_where(target, path)}"
         if verdict.hop:
             message += f" (fails at {verdict.hop})"
         if verdict.reason:
             message += f": {verdict.reason}"
         if verdict.since:
             message += f"; supported from {version_text(target, verdict.since)}"
-        if verdict.evidence == "registry":
+        if verdict.evidence == "registry" and verdict.status is Status.UNSUPPORTED:
             message += " (per the converter's registry; no one-op conversion confirmed it)"
-        return self.finding(graph, message, node=node, target=target)
+        return self.finding(graph, message, node=node, target=target, paths=(path.name,))
 
-    def _onnx_exporters(self, graph: OpGraph, target: Target, groups: list[tuple[list[OpNode], Verdict]]):
-        """A model exports at opset N when one exporter reaches N for all its ops. Ops no exporter
-        handles are errors; ops that only the legacy exporter handles are warnings (the default
-        exporter silently returns a model at opset 18 for them): one warning naming them all."""
-        exporters = sorted({e for _, v in groups for e in v.exporters} or {DEFAULT_ONNX_EXPORTER})
-        missing = {e: [(nodes, v) for nodes, v in groups if v.exporters and v.exporters.get(e) != "supported"]
-                   for e in exporters}
-        covering = [e for e in exporters if not missing[e]]
-        for nodes, verdict in groups:
-            if verdict.blocks:
-                yield from (self._blocked(graph, node, target, verdict) for node in nodes)
-        if any(v.blocks for _, v in groups) or DEFAULT_ONNX_EXPORTER in covering:
-            return
-        stuck = sorted(missing[DEFAULT_ONNX_EXPORTER],
-                       key=lambda group: (group[0][0].location is None, group[0][0].location))
-        if not stuck:
-            return
-        first = min((nodes[0] for nodes, _ in stuck), key=lambda n: (n.location is None, n.location))
-        ops = ", ".join(f"{n[0].op.split('.')[1]}" + (f" (line {n[0].location.line})" if n[0].location else "")
-                        for n, _ in stuck)
-        if covering:
-            yield self.finding(
-                graph, f"torch.onnx.export's default exporter cannot produce {target} for this model: "
-                f"{ops} {'stops' if len(stuck) == 1 else 'stop'} its down-conversion from opset 18, and it then returns an opset-18 model "
-                f"without an error. Export with dynamo=False (the {covering[0]} exporter reaches {target}), "
-                "or target opset 18", node=first, target=target, severity=Severity.WARNING)
-        else:
-            others = ", ".join(sorted({n[0].op for e in exporters if e != DEFAULT_ONNX_EXPORTER
-                                       for n, _ in missing[e]}))
-            yield self.finding(
-                graph, f"no single torch exporter produces {target} for this model: the default exporter "
-                f"cannot reach it for {ops}, and {others} stop the legacy exporter (dynamo=False)",
-                node=first, target=target)
+    def _decided(self, graph: OpGraph, target: Target, path: ConversionPath, blockers: list[Finding],
+                 decision) -> Iterable[Finding]:
+        """The converter's answer wins over the tables: agreeing blockers stand, a blocker the
+        converter disproved becomes an info line, a failure no table predicted an error."""
+        how = f"{path.call} was run ({decision.by})"
+        if decision.converted and blockers:
+            ops = ", ".join(dict.fromkeys(f.op for f in blockers if f.op))
+            yield replace(blockers[0], severity=Severity.INFO, message=(
+                f"the tables predict that {ops} stop {_where(target, path)}, but {how} and converted the "
+                "model: the tables are conservative here"))
+        elif not decision.converted:
+            if blockers:
+                yield replace(blockers[0], message=f"{blockers[0].message} ({how}: {decision.detail})")
+                yield from blockers[1:]
+            else:
+                node = _named_node(graph, decision.detail)
+                yield self.finding(graph, f"{path.call} fails for {target}: {decision.detail} ({how}; the "
+                                   "tables found no blocker)", node=node, target=target, paths=(path.name,))
 
 
-def _groups(graph: OpGraph, target: Target) -> Iterable[tuple[list[OpNode], Verdict]]:
-    """(nodes, verdict) per op; per op and argument values where the table's verdict depends on them."""
+# Dialects whose tables list every op the converter knows: an op in none of them does not convert.
+COMPLETE_DIALECTS = ("aten", "torchscript", "onnx")
+
+
+def _undecided(verdict: Verdict, dialect: str) -> bool:
+    """The tables cannot say: a form of a condition-dependent op no probe covered, a missing table,
+    or an op in no table of a front end whose tables are partial (TensorFlow)."""
+    if verdict.status is Status.UNKNOWN:
+        return dialect not in COMPLETE_DIALECTS
+    return verdict.status is Status.UNVERIFIED and verdict.evidence != "registry"
+
+
+def undecided_paths(graph: OpGraph, targets: Iterable[Target]) -> set[tuple[str, str]]:
+    """(target, path) pairs with an op the tables cannot decide: where `decide` runs the converter."""
+    out = set()
+    for target in targets:
+        for path in target.paths(graph.dialect):
+            seen = path_graph(graph, path)
+            if seen is not None and any(_undecided(v, seen.dialect) for _, v in _groups(seen, target, path)):
+                out.add((str(target), path.name))
+    return out
+
+
+def _blocks(verdict: Verdict, dialect: str) -> bool:
+    return verdict.blocks or (verdict.status is Status.UNKNOWN and dialect in COMPLETE_DIALECTS)
+
+
+def _where(target: Target, path: ConversionPath) -> str:
+    return f"{target} via {path.call}" if path.name != "direct" else str(target)
+
+
+def _named_node(graph: OpGraph, text: str) -> OpNode | None:
+    """The located node whose op the converter's error names (`aten::lerp`, `aten.lerp.Scalar`, `lerp`)."""
+    for op, nodes in graph.by_op.items():
+        name = op.split("::")[-1].split(".")[1 if op.startswith("aten.") else 0]
+        if name and re.search(rf"\b{re.escape(name)}\b", text):
+            return min(nodes, key=lambda n: (n.location is None, n.location))
+    return None
+
+
+def path_graph(graph: OpGraph, path: ConversionPath) -> OpGraph | None:
+    """The graph `path` sees: a model file's own graph; torch.export's for the export paths (None when
+    only a fallback captured the model); torch.jit.trace's for the TorchScript paths."""
+    if graph.dialect not in ("aten", "torchscript"):
+        return graph
+    if path.graph == TRACE_GRAPH:
+        return graph.capture.traced
+    return graph if graph.capture.method.startswith("torch.export") else None
+
+
+def path_support(op: str, target: Target, path: ConversionPath, dialect: str,
+                 form: Form | OpNode | None = None) -> Verdict:
+    """`support` for one conversion path: the ATen-ONNX table records each exporter's status."""
+    verdict = support(op, target, dialect, form)
+    status = verdict.exporters.get(path.name) if dialect == "aten" and target.family == "onnx" else None
+    if status is None:
+        return verdict
+    return replace(verdict, status=Status(status), since=verdict.since if status == "unsupported" else None)
+
+
+def _groups(graph: OpGraph, target: Target, path: ConversionPath) -> Iterable[tuple[list[OpNode], Verdict]]:
+    """(nodes, verdict) per op; per op and node form (args, input dtypes/ranks/constness) where the
+    table's verdict depends on the form."""
     for op, nodes in graph.by_op.items():
         if op in BOOKKEEPING_OPS:
             continue
         if not has_variants(op, target, graph.dialect):
-            yield nodes, support(op, target, graph.dialect)
+            yield nodes, path_support(op, target, path, graph.dialect)
             continue
-        by_args: dict[str, list[OpNode]] = defaultdict(list)
+        by_form: dict[str, list[OpNode]] = defaultdict(list)
         for node in nodes:
-            by_args[repr(sorted(node.args.items()))].append(node)
-        for same in by_args.values():
-            yield same, support(op, target, graph.dialect, same[0].args)
+            by_form[Form.of(node).key()].append(node)
+        for same in by_form.values():
+            yield same, path_support(op, target, path, graph.dialect, same[0])

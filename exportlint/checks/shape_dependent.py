@@ -38,6 +38,19 @@ def _int_of_shape():
     return Up(), (torch.randn(1, 2, 8, 8),)
 
 
+def _loop_over_size():
+    import torch
+
+    class Rows(torch.nn.Module):
+        def forward(self, x):
+            out = x.new_zeros(x.shape[0], x.shape[2])
+            for i in range(x.size(1)):
+                out = out + x[:, i]  # expect: EXL201
+            return out
+
+    return Rows(), (torch.randn(2, 4, 8),)
+
+
 def _adaptive_pool():
     import torch
     import torch.nn.functional as F
@@ -95,7 +108,7 @@ class ShapeDependentConstant(GraphRule):
     source_fix = "EXL502"
     summary = "A value computed from an input's size is frozen into the graph: it only works at that size."
     severity = Severity.WARNING
-    invalid = (Example(build=_global_pool), Example(build=_int_of_shape))
+    invalid = (Example(build=_global_pool), Example(build=_int_of_shape), Example(build=_loop_over_size))
     valid = (Example(build=_adaptive_pool),)
 
     def check(self, graph: OpGraph, ctx: Context) -> Iterable[Finding]:

@@ -46,6 +46,16 @@ class Finding:
     location: Location | None = None
     node: str | None = None
     fix: Fix | None = None
+    # The conversion paths (targets.ConversionPath names) the finding is about; () = every path.
+    paths: tuple[str, ...] = ()
+    # An error shown as a warning because another path of its target converts (`verdict.settle`).
+    blocks: bool = False
+
+    @property
+    def blocking(self) -> bool:
+        """Stops the conversion paths it is about."""
+        return self.blocks or self.severity is Severity.ERROR
+    called_from: Location | None = None  # the user's line, when `location` is in a library
 
     @property
     def fixable(self) -> bool:
@@ -86,6 +96,8 @@ class Context:
 
     targets: Sequence[Target]
     options: "Options"
+    # Paths decided by running the real translation or converter (`exportlint.decide.Decision`).
+    decisions: list = field(default_factory=list)
 
 
 class Rule:
@@ -119,6 +131,7 @@ class Rule:
         severity: Severity | None = None,
         location: Location | None = None,
         fix: Fix | None = None,
+        paths: tuple[str, ...] = (),
     ) -> Finding:
         return Finding(
             code=self.code,
@@ -132,6 +145,8 @@ class Rule:
             location=location or (node.location if node else None),
             node=node.name if node else None,
             fix=fix,
+            paths=paths,
+            called_from=node.call_site if node and location is None else None,
         )
 
 

@@ -119,8 +119,9 @@ def plan(passes: Sequence[RewritePass], targets, dialect: str, before: Sequence[
 
 
 def run_passes(model: Any, planned, run: Run, input_sets: Sequence[Sequence], described: str,
-               unsafe: bool) -> tuple[Any, list[FixOutcome], list[RewritePass]]:
-    """Apply the planned passes in order. Returns (final model, outcomes, applied passes)."""
+               unsafe: bool, keep: frozenset[str] = frozenset()) -> tuple[Any, list[FixOutcome], list[RewritePass]]:
+    """Apply the planned passes in order, leaving the nodes in `keep` alone. Returns (final model,
+    outcomes, applied passes)."""
     outcomes: list[FixOutcome] = []
     applied: list[RewritePass] = []
     for p, status in planned:
@@ -129,7 +130,7 @@ def run_passes(model: Any, planned, run: Run, input_sets: Sequence[Sequence], de
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = p(model)
+            result = p(model, keep)
         if not result.modified:
             outcomes.append(FixOutcome(p.name, p.applicability, p.summary, FixStatus.NO_MATCH,
                                        refused=tuple(result.refused)))
@@ -156,13 +157,15 @@ def original_inputs(applied: Sequence[RewritePass], inputs: Sequence) -> Sequenc
     return inputs
 
 
-def findings_of(graph: "OpGraph", options: Options) -> list[Finding]:
+def findings_of(graph: "OpGraph", options: Options) -> tuple[list[Finding], frozenset[str]]:
+    """The graph's findings as `check` reports them, and the nodes of the suppressed ones (no pass
+    rewrites those, as `fix FILE` leaves a suppressed line alone)."""
     from exportlint.report import Report
     from exportlint.run import check_graph
 
     report = Report()
-    check_graph(graph, options, report)
-    return report.findings
+    suppressed = check_graph(graph, options, report)
+    return report.findings, frozenset(f.node for f in suppressed if f.node)
 
 
 def describe_inputs(draws: int, inputs_file: Path | None) -> str:
@@ -207,14 +210,14 @@ def _fix_torch(spec, options, output, unsafe, shapes, dtypes, inputs_file, selec
     if not isinstance(graph.source, torch.export.ExportedProgram):
         raise UsageError(f"{spec}: graph fixes need a torch.export capture; it was captured with "
                          f"{graph.capture.method or 'nothing'} (run `exportlint check` for the reason)")
-    before = findings_of(graph, options)
+    before, keep = findings_of(graph, options)
     gm = editable(graph.source)
     input_sets = random_like(inputs)
     if inputs_file is not None:
         input_sets.append(load_inputs(inputs_file, len(inputs)))
     described = describe_inputs(len(input_sets) - (inputs_file is not None), inputs_file)
     planned = plan(torch_passes(options.mean, options.std), options.targets, "aten", before, unsafe, select)
-    fixed, outcomes, applied = run_passes(gm, planned, run_torch, input_sets, described, unsafe)
+    fixed, outcomes, applied = run_passes(gm, planned, run_torch, input_sets, described, unsafe, keep)
     total = compare(lambda xs: run_torch(model, xs), lambda xs: run_torch(fixed, xs),
                     [(original_inputs(applied, x), x) for x in input_sets], described) if applied else None
     with warnings.catch_warnings():
@@ -224,7 +227,7 @@ def _fix_torch(spec, options, output, unsafe, shapes, dtypes, inputs_file, selec
         raise UsageError(f"{spec}: the fixed model no longer exports with torch.export: "
                          f"{'; '.join(why for _, why in fresh.capture.attempts[:1])}")
     notes = write_torch(fresh.source, inputs, output, options)
-    return FixResult(spec, output, outcomes, total, before, findings_of(fresh, options), notes)
+    return FixResult(spec, output, outcomes, total, before, findings_of(fresh, options)[0], notes)
 
 
 def run_torch(model, inputs: Sequence) -> list:

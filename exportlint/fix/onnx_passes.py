@@ -18,7 +18,7 @@ from onnxscript.rewriter.rules.common import _fuse_batchnorm
 
 from exportlint.engine.rule import Applicability
 from exportlint.errors import UsageError
-from exportlint.fix.passes import PassResult, Refusal, RewritePass
+from exportlint.fix.passes import SUPPRESSED, PassResult, Refusal, RewritePass
 
 if TYPE_CHECKING:
     from exportlint.config import Options
@@ -48,14 +48,14 @@ class _Recorder:
     """A rule's `check`, wrapped to remember the root node of every accepted match and the reason of
     every refusal (the rewriter itself only logs them)."""
 
-    def __init__(self, check):
+    def __init__(self, check, keep: frozenset[str]):
         self.accepted: list[str] = []
         self.refusals: list[Refusal] = []
-        self._check = check
+        self._check, self._keep = check, keep
 
     def __call__(self, context, *args, **kwargs) -> MatchResult:
-        result = self._check(context, *args, **kwargs)
         root = context.root.name or context.root.op_type
+        result = MatchResult().fail(SUPPRESSED) if root in self._keep else self._check(context, *args, **kwargs)
         if result:
             self.accepted.append(root)
         else:
@@ -63,10 +63,11 @@ class _Recorder:
         return result
 
 
-def _recorded_rule(cls: type[pattern.RewriteRuleClassBase]) -> tuple[pattern.RewriteRule, _Recorder]:
+def _recorded_rule(cls: type[pattern.RewriteRuleClassBase], keep: frozenset[str]
+                   ) -> tuple[pattern.RewriteRule, _Recorder]:
     """`cls.rule()`, with the recorder as its condition function."""
     rule = cls()
-    recorder = _Recorder(rule.check)
+    recorder = _Recorder(rule.check, keep)
     return pattern.RewriteRule(rule.pattern, rule.rewrite, recorder, name=rule.name,
                                remove_nodes=rule.remove_nodes, graph_pre_visitor=rule.setup,
                                graph_post_visitor=rule.cleanup, as_function=rule.as_function), recorder
@@ -75,9 +76,9 @@ def _recorded_rule(cls: type[pattern.RewriteRuleClassBase]) -> tuple[pattern.Rew
 class OnnxPass(RewritePass[ir.Model]):
     rule_classes: ClassVar[tuple[type[pattern.RewriteRuleClassBase], ...]]
 
-    def __call__(self, model: ir.Model) -> PassResult[ir.Model]:
+    def __call__(self, model: ir.Model, keep: frozenset[str] = frozenset()) -> PassResult[ir.Model]:
         new = _copy(model)
-        rules, recorders = zip(*(_recorded_rule(cls) for cls in self.rule_classes))
+        rules, recorders = zip(*(_recorded_rule(cls, keep) for cls in self.rule_classes))
         count = pattern.RewriteRuleSet(list(rules)).apply_to_model(new)
         refused = list(dict.fromkeys(x for r in recorders for x in r.refusals))
         rewritten = [name for r in recorders for name in r.accepted]
@@ -279,7 +280,7 @@ class IncludePreprocessing(RewritePass[ir.Model]):
     def _shaped(self, values, rank: int, dtype) -> np.ndarray:
         return np.array(values, dtype=dtype).reshape(-1, *([1] * (rank - 2)))
 
-    def __call__(self, model: ir.Model) -> PassResult[ir.Model]:
+    def __call__(self, model: ir.Model, keep: frozenset[str] = frozenset()) -> PassResult[ir.Model]:
         new = _copy(model)
         x = new.graph.inputs[0]
         if x.shape is None or len(x.shape) < 2 or x.dtype not in (ir.DataType.FLOAT, ir.DataType.FLOAT16,
@@ -361,19 +362,19 @@ def fix_onnx(path: Path, options: "Options", output: Path, unsafe: bool, inputs_
     from exportlint.fix.measure import RANDOM_DRAWS, SEED, load_inputs
 
     graph = capture_onnx(path, options)
-    before = findings_of(graph, options)
+    before, keep = findings_of(graph, options)
     model = ir.serde.deserialize_model(load_model(path))
     input_sets: list[Any] = random_inputs(model, RANDOM_DRAWS, SEED)
     if inputs_file is not None:
         input_sets.append(tuple(t.numpy() for t in load_inputs(inputs_file, len(model.graph.inputs))))
     described = describe_inputs(RANDOM_DRAWS, inputs_file)
     planned = plan(onnx_passes(options.mean, options.std), options.targets, "onnx", before, unsafe, select)
-    fixed, outcomes, applied = run_passes(model, planned, run_onnx, input_sets, described, unsafe)
+    fixed, outcomes, applied = run_passes(model, planned, run_onnx, input_sets, described, unsafe, keep)
     total = compare(lambda xs: run_onnx(model, xs), lambda xs: run_onnx(fixed, xs),
                     [(original_inputs(applied, x), x) for x in input_sets], described) if applied else None
     proto = ir.serde.serialize_model(fixed)
     onnx.checker.check_model(proto, full_check=True)
     output.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(proto, output)
-    after = findings_of(capture_onnx(output, options), options)
+    after, _ = findings_of(capture_onnx(output, options), options)
     return FixResult(str(path), output, outcomes, total, before, after)

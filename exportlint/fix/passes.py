@@ -31,6 +31,7 @@ class MatchResult:
 
 
 SUCCESS = MatchResult.success()
+SUPPRESSED = "its finding is suppressed"  # `exportlint fix` leaves what `check` does not report alone
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,8 @@ class RewritePass(Generic[M]):
     # `removes` (or when selected by name): replacing a supported op gains nothing.
     targeted: ClassVar[bool] = False
 
-    def __call__(self, model: M) -> PassResult[M]:
+    def __call__(self, model: M, keep: frozenset[str] = frozenset()) -> PassResult[M]:
+        """Rewrite `model`'s matches, except the nodes named in `keep` (refused with `SUPPRESSED`)."""
         raise NotImplementedError
 
     def transform_inputs(self, inputs: Sequence[Any]) -> Sequence[Any]:

@@ -14,7 +14,7 @@ import math
 from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 from exportlint.engine.rule import Applicability
-from exportlint.fix.passes import SUCCESS, MatchResult, PassResult, Refusal, RewritePass
+from exportlint.fix.passes import SUCCESS, SUPPRESSED, MatchResult, PassResult, Refusal, RewritePass
 
 if TYPE_CHECKING:
     import torch
@@ -120,14 +120,14 @@ class FxPass(RewritePass["GraphModule"]):
     def rewrite(self, gm: GraphModule, node: Node) -> None:
         raise NotImplementedError
 
-    def __call__(self, model: GraphModule) -> PassResult[GraphModule]:
+    def __call__(self, model: GraphModule, keep: frozenset[str] = frozenset()) -> PassResult[GraphModule]:
         gm = copy.deepcopy(model)
         result = PassResult(gm, False)
         for node in list(gm.graph.nodes):
             if node.graph is not gm.graph or not self.pattern(node):
                 continue  # erased by an earlier rewrite, or not a candidate
             name = node.name
-            match = self.check(gm, node)
+            match = MatchResult.fail(SUPPRESSED) if name in keep else self.check(gm, node)
             if not match.ok:
                 result.refused.append(Refusal(name, match.reason))
                 continue

@@ -62,10 +62,22 @@ class OpNode:
     args: dict[str, Any] = field(default_factory=dict)  # constant (non-tensor) arguments
     inputs: tuple[TensorMeta, ...] = ()
     outputs: tuple[TensorMeta, ...] = ()
+    # Per tensor input (same order as `inputs`): True when the tensor is a parameter, buffer or lifted
+    # constant, or computed from those alone (not from the user's inputs); False when it depends on a
+    # user input. Empty when the front end does not say (torch.jit.trace, ONNX, TF graphs).
+    const_inputs: tuple[bool, ...] = ()
     module: str | None = None  # module path, e.g. "backbone.features.3.act"
     module_type: str | None = None  # e.g. "torch.nn.modules.activation.Hardsigmoid"
-    location: Location | None = None  # innermost frame in user code
+    location: Location | None = None  # innermost frame in user code (or in a library: `call_site`)
     stack: tuple[Location, ...] = ()  # user frames, outermost first
+
+    @property
+    def call_site(self) -> Location | None:
+        """The user's innermost line when `location` is in a library (transformers, timm), else None."""
+        if self.location is None or not self.stack:
+            return None
+        inner = self.stack[-1]
+        return None if (inner.path, inner.line) == (self.location.path, self.location.line) else inner
 
     @property
     def base_op(self) -> str:
@@ -90,6 +102,10 @@ class CaptureInfo:
     # The same model captured again with some input dims doubled (`capture_resized`): constants that
     # differ between the two graphs were computed from input sizes and frozen at capture.
     resized: "OpGraph | None" = None
+    # The model as the TorchScript conversion paths see it (torch.jit.trace), or why it failed.
+    traced: "OpGraph | None" = None
+    trace_error: str | None = None
+    trace_failure_location: Location | None = None
 
 
 class OpGraph:

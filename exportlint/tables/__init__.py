@@ -13,8 +13,35 @@ Optional ``"dtypes": {VERSION_OR_*: {"float64": ENTRY, "int64": ENTRY, ...}}`` s
 treats each dtype (``status`` "supported", "unsupported", or "narrowed": silently cast to 32 bits).
 
 An ENTRY is ``{"status": "supported"|"unsupported"|"unverified", "reason": str, "evidence":
-"probe"|"registry"|"docs", "via": str, "conditions": str, ...}``; the key is a version of the family,
-or ``"*"`` for every version not listed.
+"probe"|"registry"|"docs", "via": str, "note": str, ...}``; the key is a version of the family,
+or ``"*"`` for every version not listed. ``note`` is context in words that no rule reads (older
+tables, tf-* and onnx-tensorrt, still call it ``conditions``).
+
+Conditions (support that depends on the node's form)
+----------------------------------------------------
+When the probes of an op disagree at a version (one form converts, another fails), the ENTRY is
+``{"status": "unverified", "evidence": "probe", "decided_by": [FIELD, ...], "defaults": {NAME: VALUE},
+"variants": [VARIANT, ...]}`` and every probed form is a VARIANT ``{"match": MATCH, "status": ...,
+"reason": ..., "probe": ...}`` with its own verdict. A MATCH is any subset of::
+
+    {"args":   {NAME: VALUE},        # the constant argument (ATen schema name) equals VALUE
+                                     # (JSON-equal: 1 and 1.0 differ; absent -> the schema default
+                                     # from "defaults")
+     "given":  {NAME: true|false},   # the argument is / is not written (absent, None or [] = not)
+     "inputs": {"INDEX": {"dtype": "float64", "const": true|false, "rank": 4}}}
+                                     # the INDEX-th tensor input (0-based, in the node's order): its
+                                     # dtype, rank, and whether it is a parameter, buffer or lifted
+                                     # constant (or computed from those alone) rather than computed
+                                     # from the user's inputs
+
+A node's `Form` (its args, and per tensor input dtype, rank and constness) is matched against the
+variants, most specific first; the first match gives the verdict. A node whose form matches no variant
+gets the ENTRY's own "unverified" with a reason naming what decides support (`decided_by`, e.g.
+``["args.mode"]``) and that its form was not probed; so does a node whose form is not known (graphs
+without constant arguments, e.g. from torch.jit.trace). Ops whose probes all agree have no variants.
+In aten-onnx an op whose probed forms all convert, but through different exporters, keeps its status
+and has variants without `decided_by`: a probed form gets its variant's `exporters`, another form the
+entry's (an exporter is "unverified" where the forms disagree for it).
 """
 
 from __future__ import annotations
@@ -24,8 +51,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, Iterable
 
+from exportlint.ir import OpNode
 from exportlint.targets import Target, parse_target
 
 # Ops torch.export adds for shape bookkeeping (data-dependent sizes): never the subject of a probe,
@@ -53,9 +81,13 @@ class Verdict:
     via: str = ""  # which exporter / path reaches the target ("dynamo", "torchscript")
     hop: str = ""  # the conversion hop that fails ("torch->onnx", "onnx->tensorrt")
     since: str | None = None  # first later version of the family where the op is supported
-    conditions: str = ""  # argument-dependent support, in words
+    note: str = ""  # context in words (e.g. "static estimate"); no rule reads it
     exporters: dict[str, str] = field(default_factory=dict)  # onnx: status per exporter (dynamo, ...)
     produces: tuple[str, ...] = ()  # the target's ops a probe saw it become (ONNX, MIL or TFLite ops)
+    # The op's support depends on these form fields ("args.mode", "inputs.0.const", ...): set on the
+    # "unverified" verdict of a node whose form no probe covered, and on a matched variant's verdict.
+    decided_by: tuple[str, ...] = ()
+    form: str = ""  # the probed form that decided a variant's verdict, in words ("mode='circular'")
 
     @property
     def blocks(self) -> bool:
@@ -80,8 +112,15 @@ def available_tables() -> list[dict[str, Any]]:
 
 
 def candidate_keys(op: str) -> list[str]:
-    """Table keys to try for an op: exact overload, in-place → functional, then the packet name."""
+    """Table keys to try for an op: exact overload, in-place → functional, then the packet name.
+    A TorchScript node kind (`aten::relu_`, torchscript tables): exact, then in-place → functional
+    (`aten::relu`); dunder names (`aten::__and__`) are not in-place."""
     keys = [op]
+    namespace, sep, kind = op.partition("::")
+    if sep:
+        if kind.endswith("_") and not kind.endswith("__"):
+            keys.append(f"{namespace}::{kind[:-1]}")
+        return keys
     parts = op.split(".")
     if len(parts) >= 3 and parts[0] == "aten":
         name, overload = parts[1], ".".join(parts[2:])
@@ -95,26 +134,151 @@ def candidate_keys(op: str) -> list[str]:
     return keys
 
 
-def _entry(table: dict[str, Any], op: str, version: str, args: dict[str, Any] | None = None
-           ) -> dict[str, Any] | None:
-    """The entry for `op` at `version`; with `args`, the first variant whose `match` they satisfy."""
+@dataclass(frozen=True)
+class InputForm:
+    """One tensor input of a node, as far as support can depend on it."""
+
+    dtype: str | None = None
+    rank: int | None = None
+    const: bool | None = None  # a parameter / buffer / lifted constant (or computed from them alone)
+
+
+@dataclass(frozen=True)
+class Form:
+    """What besides its op name decides whether a node converts: its constant arguments (None: the
+    capture did not record them) and its tensor inputs."""
+
+    args: dict[str, Any] | None = None
+    inputs: tuple[InputForm, ...] = ()
+
+    @classmethod
+    def of(cls, node: OpNode) -> Form:
+        # torch.jit.trace graphs name ops without overload and record no constant arguments
+        args_known = node.dialect != "aten" or node.op.count(".") >= 2
+        const = node.const_inputs or (None,) * len(node.inputs)
+        return cls(args=dict(node.args) if args_known else None, inputs=tuple(
+            InputForm(t.dtype, len(t.shape) if t.shape is not None else None, c)
+            for t, c in zip(node.inputs, const)))
+
+    def key(self) -> str:
+        """A canonical text of the form: nodes with equal keys get equal verdicts."""
+        return json.dumps([self.args, [[i.dtype, i.rank, i.const] for i in self.inputs]],
+                          sort_keys=True, default=str)
+
+
+def _same(a: Any, b: Any) -> bool:
+    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+
+
+_MISSING = object()
+
+
+def matches(match: dict[str, Any], form: Form, defaults: dict[str, Any] | None = None) -> bool:
+    """Whether a node of `form` is in the probed form `match` (see the module doc)."""
+    defaults = defaults or {}
+    if (match.get("args") or match.get("given")) and form.args is None:
+        return False
+    for name, want in (match.get("args") or {}).items():
+        have = form.args.get(name, defaults.get(name, _MISSING))
+        if have is _MISSING or not _same(have, want):
+            return False
+    for name, want in (match.get("given") or {}).items():
+        if (form.args.get(name) not in (None, [])) is not bool(want):
+            return False
+    for index, want in (match.get("inputs") or {}).items():
+        i = int(index)
+        if i >= len(form.inputs):
+            return False
+        have = form.inputs[i]
+        for fld, value in want.items():
+            got = getattr(have, fld, None)
+            if got is None or got != value:
+                return False
+    return True
+
+
+def match_fields(match: dict[str, Any]) -> list[str]:
+    """The fields a match tests: "args.mode", "given.stride", "inputs.0.dtype"."""
+    return sorted([f"args.{n}" for n in match.get("args") or {}] + [f"given.{n}" for n in match.get("given") or {}]
+                  + [f"inputs.{i}.{f}" for i, w in (match.get("inputs") or {}).items() for f in w])
+
+
+def describe(match: dict[str, Any]) -> str:
+    """A match in words: "mode='circular'", "stride not given", "input 0 float64, computed"."""
+    parts = [f"{n}={v!r}" for n, v in sorted((match.get("args") or {}).items())]
+    parts += [f"{n} {'given' if g else 'not given'}" for n, g in sorted((match.get("given") or {}).items())]
+    for i, want in sorted((match.get("inputs") or {}).items()):
+        words = [str(want["dtype"])] if "dtype" in want else []
+        words += [f"rank {want['rank']}"] if "rank" in want else []
+        if "const" in want:
+            words.append("a parameter/constant" if want["const"] else "computed from the inputs")
+        parts.append(f"input {i} {' '.join(words)}")
+    return ", ".join(parts)
+
+
+def _describe_form(form: Form, fields: Iterable[str]) -> str:
+    """The node's values of the deciding fields, in words."""
+    out = []
+    for f in fields:
+        kind, _, rest = f.partition(".")
+        if kind in ("args", "given") and form.args is None:
+            out.append(f"{rest} unknown (not captured)")
+        elif kind == "args":
+            out.append(f"{rest}={form.args[rest]!r}" if rest in form.args else f"{rest} default")
+        elif kind == "given":
+            out.append(f"{rest} {'given' if form.args.get(rest) not in (None, []) else 'not given'}")
+        else:
+            index, _, fld = rest.partition(".")
+            value = getattr(form.inputs[int(index)], fld, None) if int(index) < len(form.inputs) else None
+            out.append(f"input {index} {fld}={value if value is not None else 'unknown'}")
+    return ", ".join(dict.fromkeys(out))
+
+
+def _variant_order(variant: dict[str, Any]) -> tuple[int, str]:
+    return (-len(match_fields(variant["match"])), json.dumps(variant["match"], sort_keys=True))
+
+
+def _entry(table: dict[str, Any], op: str, version: str, form: Form | None = None) -> dict[str, Any] | None:
+    """The entry for `op` at `version`. Where support depends on the node's form (the entry has
+    `variants`), the variant that `form` matches, else the entry's "unverified" with a reason naming
+    what decides support and that this form was not probed."""
     ops = table["ops"]
     for key in candidate_keys(op):
         per_version = ops.get(key)
-        if per_version is not None:
-            entry = per_version.get(version) or per_version.get("*")
-            for variant in (entry or {}).get("variants", ()) if args else ():
-                if all(args.get(k) == v for k, v in variant["match"].items()):
-                    return {**entry, **variant}
+        if per_version is None:
+            continue
+        entry = per_version.get(version) or per_version.get("*")
+        variants = (entry or {}).get("variants")
+        if not variants:
             return entry
+        base = {k: v for k, v in entry.items() if k not in ("variants", "defaults")}
+        if form is not None:
+            for variant in sorted(variants, key=_variant_order):
+                if matches(variant["match"], form, entry.get("defaults")):
+                    out = {**base, **{k: v for k, v in variant.items() if k != "match"}}
+                    out["form"] = describe(variant["match"])
+                    return out
+        if not entry.get("decided_by"):  # every probed form has the entry's status (ONNX: per exporter)
+            return base
+        fields = entry["decided_by"]
+        probed = "; ".join(f"{describe(v['match'])} {'converts' if v['status'] == 'supported' else 'fails'}"
+                           + (f" ({v['reason']})" if v.get("reason") and v["status"] != "supported" else "")
+                           for v in sorted(variants, key=_variant_order))
+        if form is None:  # a question about the op, not about a node
+            base["reason"] = f"support depends on {', '.join(fields)}; probed: {probed}"
+        else:
+            base["reason"] = (f"support depends on {', '.join(fields)} and this form "
+                              f"({_describe_form(form, fields)}) was not probed; probed: {probed}")
+        return base
     return None
 
 
 def has_variants(op: str, target: Target, dialect: str = "aten") -> bool:
-    """Whether the op's support at `target` depends on its arguments (then pass them to `support`)."""
+    """Whether the op's support at `target` depends on the node's form (then pass `form` to `support`)."""
     hop = _first_hop(target, dialect)
     table = load_table(dialect, hop.family)
-    entry = _entry(table, op, hop.version) if table else None
+    per_version = next((table["ops"][k] for k in candidate_keys(op) if k in table["ops"]), None) if table else None
+    entry = (per_version.get(hop.version) or per_version.get("*")) if per_version else None
     return bool(entry and entry.get("variants"))
 
 
@@ -127,9 +291,11 @@ def _verdict(entry: dict[str, Any] | None) -> Verdict:
         evidence=entry.get("evidence", ""),
         via=entry.get("via", ""),
         hop=entry.get("hop", ""),
-        conditions=entry.get("conditions", ""),
+        note=entry.get("note") or entry.get("conditions", ""),
         exporters=entry.get("exporters", {}),
         produces=tuple(entry.get("onnx_ops") or entry.get("mil_ops") or entry.get("tflite_ops") or ()),
+        decided_by=tuple(entry.get("decided_by", ())),
+        form=entry.get("form", ""),
     )
 
 
@@ -171,11 +337,11 @@ def conversion_path(dialect: str, family: str) -> list[tuple[str, str, str]]:
     return [(a, b, graph.edges[a, b]["name"]) for a, b in zip(nodes, nodes[1:])]
 
 
-def _direct(op: str, target: Target, dialect: str, args: dict[str, Any] | None = None) -> Verdict:
+def _direct(op: str, target: Target, dialect: str, form: Form | None = None) -> Verdict:
     table = load_table(dialect, target.family)
-    if table is None:
-        return Verdict(Status.UNKNOWN, reason=f"no {dialect}-{target.family} table")
-    return _verdict(_entry(table, op, target.version, args))
+    if table is None:  # no generated table: nothing is decided, nothing is known to fail
+        return Verdict(Status.UNVERIFIED, reason=f"no {dialect}-{target.family} table")
+    return _verdict(_entry(table, op, target.version, form))
 
 
 def _first_hop(target: Target, dialect: str) -> Target:
@@ -188,7 +354,7 @@ def _first_hop(target: Target, dialect: str) -> Target:
 
 
 def _multi_hop(op: str, target: Target, dialect: str, path: list[tuple[str, str, str]],
-               args: dict[str, Any] | None = None) -> Verdict:
+               form: Form | None = None) -> Verdict:
     """Compose the hops: the ops after one hop (`onnx_ops` recorded by probes) feed the next.
     The verdict is the worst hop's, naming that hop."""
     ops, verdicts = [op], []
@@ -198,11 +364,11 @@ def _multi_hop(op: str, target: Target, dialect: str, path: list[tuple[str, str,
         table = load_table(src, dst)
         produced: set[str] = set()
         for current in ops:
-            own_args = args if current == op else None
-            v = _direct(current, hop_target, src, own_args)
+            own_form = form if current == op else None
+            v = _direct(current, hop_target, src, own_form)
             detail = f"{current} at {hop_target}: " if current != op else ""
             verdicts.append(Verdict(**{**v.__dict__, "hop": name, "reason": detail + v.reason}))
-            entry = _entry(table, current, hop_target.version, own_args) if table else None
+            entry = _entry(table, current, hop_target.version, own_form) if table else None
             produced.update((entry or {}).get("onnx_ops", []))
         worst = max(verdicts, key=lambda v: _RANK[v.status])
         if worst.status is Status.UNSUPPORTED:
@@ -212,31 +378,35 @@ def _multi_hop(op: str, target: Target, dialect: str, path: list[tuple[str, str,
                 f"no probe recorded which {dst} ops {op} becomes at {hop_target}"))
         ops = sorted(produced)
     worst = max(verdicts, key=lambda v: _RANK[v.status])
-    conditions = "; ".join(sorted({v.conditions for v in verdicts if v.conditions}))
+    note = "; ".join(sorted({v.note for v in verdicts if v.note}))
+    decided_by = tuple(sorted({f for v in verdicts for f in v.decided_by}))
     return Verdict(worst.status, reason=worst.reason if worst.status is not Status.SUPPORTED else "",
                    evidence=worst.evidence, via="->".join([dialect, *(d for _, d, _ in path)]),
                    hop=worst.hop if worst.status is not Status.SUPPORTED else "",
-                   conditions=conditions)
+                   note=note, decided_by=decided_by, form=worst.form)
 
 
-def _support_at(op: str, target: Target, dialect: str, args: dict[str, Any] | None) -> Verdict:
+def _support_at(op: str, target: Target, dialect: str, form: Form | None) -> Verdict:
     path = conversion_path(dialect, target.family)
-    return _multi_hop(op, target, dialect, path, args) if path else _direct(op, target, dialect, args)
+    return _multi_hop(op, target, dialect, path, form) if path else _direct(op, target, dialect, form)
 
 
-def support(op: str, target: Target | str, dialect: str = "aten", args: dict[str, Any] | None = None
+def support(op: str, target: Target | str, dialect: str = "aten", form: Form | OpNode | None = None
             ) -> Verdict:
     """Whether `op` (a qualified op name in `dialect`) converts to `target`, per the tables.
 
     Targets without a direct table for `dialect` (e.g. aten -> tensorrt) are reached through the
-    hop graph; the verdict then names the failing hop (`hop="onnx->tensorrt"`). `args` (the node's
-    constant arguments) select an argument-dependent variant where the table has one.
+    hop graph; the verdict then names the failing hop (`hop="onnx->tensorrt"`). `form` (a graph node,
+    or its `Form`: constant arguments, input dtypes, ranks, constness) selects the probed variant
+    where support depends on it; a form no probe covered (or no form) gets "unverified" there.
     """
     target = parse_target(target) if isinstance(target, str) else target
-    verdict = _support_at(op, target, dialect, args)
+    if isinstance(form, OpNode):
+        form = Form.of(form)
+    verdict = _support_at(op, target, dialect, form)
     if verdict.status is Status.UNSUPPORTED:
         for later in target.later_versions():
-            if _support_at(op, Target(target.family, later), dialect, args).status is Status.SUPPORTED:
+            if _support_at(op, Target(target.family, later), dialect, form).status is Status.SUPPORTED:
                 return Verdict(**{**verdict.__dict__, "since": later})
     return verdict
 

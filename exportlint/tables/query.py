@@ -81,7 +81,7 @@ def render_op(text: str, dialect: str = "aten") -> str:
     for target, v in verdicts.items():
         detail = "; ".join(x for x in (
             f"via {v.via}" if v.via else "", f"fails at {v.hop}" if v.hop else "",
-            f"supported from {v.since}" if v.since else "", v.conditions, v.reason) if x)
+            f"supported from {v.since}" if v.since else "", v.form, v.note, v.reason) if x)
         lines.append(f"  {target:<{width}}  {v.status.value:<11} {v.evidence:<8} {detail}".rstrip())
     return "\n".join(lines)
 

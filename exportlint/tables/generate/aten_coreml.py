@@ -62,20 +62,26 @@ def registry_entries() -> dict[str, dict[str, dict[str, Any]]]:
                          "reason": f"coremltools has no torch frontend converter for '{key}'"}
             ops[key] = {"*": entry}
             continue
-        used = sorted(set(re.findall(r"\bmb\.(\w+)", inspect.getsource(func))) & mil_first.keys())
-        first = max((mil_first[m] for m in used), key=by_target_value, default=VERSIONS[0])
-        claim = {"status": "unverified", "evidence": "registry",
-                 "reason": f"registered converter '{func.__name__}' (not probed)"}
-        per_version = {}
-        for v in VERSIONS:
-            if by_target_value(v) >= by_target_value(first):
-                per_version[v] = claim
-            else:
-                late = [m for m in used if by_target_value(mil_first[m]) > by_target_value(v)]
-                per_version[v] = {**claim, "conditions": f"builds MIL ops first available in {first} "
-                                  f"({', '.join(late)}); may need {first}"}
-        ops[key] = harness.collapse(per_version, VERSIONS)
+        ops[key] = converter_claim(func, mil_first)
     return ops
+
+
+def converter_claim(func: Any, mil_first: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """The registry's claim for a registered converter function, per target: "unverified", with the
+    MIL ops it builds that a target lacks as conditions."""
+    used = sorted(set(re.findall(r"\bmb\.(\w+)", inspect.getsource(func))) & mil_first.keys())
+    first = max((mil_first[m] for m in used), key=by_target_value, default=VERSIONS[0])
+    claim = {"status": "unverified", "evidence": "registry",
+             "reason": f"registered converter '{func.__name__}' (not probed)"}
+    per_version = {}
+    for v in VERSIONS:
+        if by_target_value(v) >= by_target_value(first):
+            per_version[v] = claim
+        else:
+            late = [m for m in used if by_target_value(mil_first[m]) > by_target_value(v)]
+            per_version[v] = {**claim, "note": f"builds MIL ops first available in {first} "
+                              f"({', '.join(late)}); may need {first}"}
+    return harness.collapse(per_version, VERSIONS)
 
 
 def registry_counts() -> dict[str, Any]:

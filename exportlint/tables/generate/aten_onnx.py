@@ -30,6 +30,8 @@ OPSETS = tuple(range(9, 24))
 EXPORTERS = ("dynamo", "torchscript")
 PROBES_PATH = Path(__file__).resolve().parents[3] / "rules" / "probes" / "aten-onnx.json"
 LIBRARIES = ("torch", "onnx", "onnxscript", "onnx-ir", "onnxruntime")
+DTYPES = {"*": {"float64": {"status": "supported", "evidence": "docs", "reason": "ONNX keeps DOUBLE tensors"},
+                "int64": {"status": "supported", "evidence": "docs", "reason": "ONNX keeps INT64 tensors"}}}
 
 
 @dataclass
@@ -48,7 +50,8 @@ class Cell:
     reason: str = ""
     evidence: str = "registry"
     onnx_ops: list[str] = field(default_factory=list)
-    conditions: list[str] = field(default_factory=list)
+    probe: str = ""  # the probe it comes from ("" for a registry claim)
+    subject: bool = True  # the probe is about this op (else it proved the op inside another op's probe)
 
 
 def library_versions() -> dict[str, str]:
@@ -132,8 +135,9 @@ def probe_cells(probes: dict[str, Any]) -> dict[str, dict[str, dict[str, dict[in
     """op -> variant -> exporter -> opset -> probe verdicts about that op.
 
     A probe speaks for the op it is about when its graph contains that op, else for its only op.
-    A successful probe also proves every other op of its graph. The variant is "" for the op's
-    general entry, or the JSON of the catalogue's `match` (argument values) for a conditional case.
+    A successful probe also proves every other op of its graph (in the "" variant: form unknown).
+    The variant is the JSON of the catalogue's `match` (the node form the probe covers) for a probe
+    that declares one, else "".
     """
     from exportlint.tables.probe.catalog import catalog
 
@@ -148,28 +152,30 @@ def probe_cells(probes: dict[str, Any]) -> dict[str, dict[str, dict[str, dict[in
         variant = json.dumps(matches[probe.name], sort_keys=True) if probe.name in matches else ""
         for exporter, per in probe.results.items():
             for v, r in per.items():
-                cell = Cell(r.status, r.reason, "probe", list(r.onnx_ops),
-                            [probe.conditions] if probe.conditions and not variant else [])
                 for op in probe.aten_ops:
                     if op == subject:
-                        out[op][variant][exporter][int(v)].append(cell)
+                        out[op][variant][exporter][int(v)].append(
+                            Cell(r.status, r.reason, "probe", list(r.onnx_ops), probe.name))
                     elif r.status == "supported":
-                        out[op][""][exporter][int(v)].append(cell)
+                        out[op][""][exporter][int(v)].append(
+                            Cell(r.status, r.reason, "probe", list(r.onnx_ops), probe.name, subject=False))
     return out
 
 
 def merge(claim: Claim, cells: list[Cell]) -> Cell:
-    """Probes override the registry. Mixed probe verdicts: supported, with the failing cases as
-    conditions (support depends on the arguments)."""
+    """Probes override the registry. Probes of one form that disagree: "unverified" (the form that
+    decides is not declared in the catalogue), unless the failing ones are not about this op."""
     if not cells:
         return Cell(claim.status, claim.reason)
     ok = [c for c in cells if c.status == "supported"]
     bad = [c for c in cells if c.status != "supported"]
     if not ok:
-        return Cell("unsupported", bad[0].reason, "probe", bad[0].onnx_ops)
-    conditions = [f"fails for {', '.join(c.conditions) or 'another case'}: {c.reason}" for c in bad]
+        return Cell("unsupported", bad[0].reason, "probe", bad[0].onnx_ops, bad[0].probe)
+    if bad:
+        return Cell("unverified", f"probes disagree: {ok[0].probe} converts, {bad[0].probe} fails "
+                    f"({bad[0].reason})", "probe", [], bad[0].probe)
     onnx_ops = sorted({o for c in ok for o in c.onnx_ops})
-    return Cell("supported", "", "probe", onnx_ops, conditions)
+    return Cell("supported", "", "probe", onnx_ops, ok[0].probe)
 
 
 def combined_entry(cells: dict[str, Cell]) -> dict[str, Any]:
@@ -182,7 +188,7 @@ def combined_entry(cells: dict[str, Cell]) -> dict[str, Any]:
         via = supported
     elif unverified:
         primary = cells[unverified[0]]
-        status, reason, evidence = "unverified", primary.reason, "registry"
+        status, reason, evidence = "unverified", primary.reason, primary.evidence
         via = []  # only exporters proven to reach the opset
     else:
         primary = cells["dynamo"]
@@ -196,8 +202,53 @@ def combined_entry(cells: dict[str, Cell]) -> dict[str, Any]:
         entry["reasons"] = {e: cells[e].reason for e in EXPORTERS}
     if primary.onnx_ops:
         entry["onnx_ops"] = primary.onnx_ops
-    if primary.conditions:
-        entry["conditions"] = "; ".join(primary.conditions)
+    return entry
+
+
+def _signature(entry: dict[str, Any]) -> tuple[str, str]:
+    return entry["status"], json.dumps(entry["exporters"], sort_keys=True)
+
+
+def op_entry(op: str, n: int, claims: dict[str, dict[str, dict[int, Claim]]],
+             probed: dict[str, dict[str, dict[int, list[Cell]]]]) -> dict[str, Any]:
+    """The ENTRY of `op` at opset `n`: plain when its probes agree, else one variant per probed form
+    (`harness.conditional_entry`); the per-exporter status of the unprobed forms is the one all
+    variants share, or "unverified"."""
+    from exportlint.tables import _variant_order
+    from exportlint.tables.probe.harness import conditional_entry
+
+    def entry_of(cells_by_exporter: dict[str, dict[int, list[Cell]]]) -> dict[str, Any]:
+        return combined_entry({e: merge(claims[e][op][n], cells_by_exporter.get(e, {}).get(n, []))
+                               for e in EXPORTERS})
+
+    forms = {k: entry_of(c) for k, c in probed.items() if k and any(c.get(e, {}).get(n) for e in EXPORTERS)}
+    rest = probed.get("", {})
+    subject_rest = any(c.subject for e in EXPORTERS for c in rest.get(e, {}).get(n, []))
+    signatures = {_signature(e) for e in forms.values()}
+    if subject_rest:
+        signatures.add(_signature(entry_of(rest)))
+    merged: dict[str, dict[int, list[Cell]]] = {
+        e: {n: [c for cells in probed.values() for c in cells.get(e, {}).get(n, [])]} for e in EXPORTERS}
+    if len(signatures) <= 1:  # the probes agree: one entry from all of them
+        return entry_of(merged)
+    variants = [{"match": json.loads(k), **v} for k, v in forms.items()]
+    per_exporter = {e: {v["exporters"][e] for v in variants} for e in EXPORTERS}
+    exporters = {e: s.pop() if len(s) == 1 else "unverified" for e, s in per_exporter.items()}
+    if len({status for status, _ in signatures}) == 1:
+        # Every probed form reaches the opset, through different exporters: the op converts; which
+        # exporter takes a form no probe covered is not known.
+        entry = entry_of(merged)
+        entry.update(exporters=exporters, variants=sorted(variants, key=_variant_order),
+                     via=",".join(e for e in EXPORTERS if exporters[e] == "supported"),
+                     note="the exporters that reach this opset depend on the form: see variants")
+        return entry
+    unmatched = sorted({c.probe for e in EXPORTERS for c in rest.get(e, {}).get(n, []) if c.subject})
+    if unmatched:
+        print(f"warning: {op} at opset {n}: probes disagree and {', '.join(unmatched)} declare no form "
+              "(catalogue `match`)", file=sys.stderr)
+    entry = conditional_entry(op, variants, unmatched)
+    entry["exporters"] = exporters
+    entry["via"] = ""
     return entry
 
 
@@ -217,17 +268,7 @@ def build_table(probes: dict[str, Any]) -> dict[str, Any]:
     claims = {"dynamo": dynamo_claims(ops), "torchscript": torchscript_claims(ops)}
     table_ops: dict[str, dict[str, dict[str, Any]]] = {}
     for op in ops:
-        per_version = {}
-        for n in OPSETS:
-            by_variant = {variant: combined_entry({e: merge(claims[e][op][n], cells.get(e, {}).get(n, []))
-                                                   for e in EXPORTERS})
-                          for variant, cells in probed.get(op, {"": {}}).items()}
-            entry = by_variant.pop("", None) or combined_entry(
-                {e: merge(claims[e][op][n], []) for e in EXPORTERS})
-            variants = [{"match": json.loads(k), **v} for k, v in sorted(by_variant.items()) if v != entry]
-            if variants:
-                entry["variants"] = variants
-            per_version[str(n)] = entry
+        per_version = {str(n): op_entry(op, n, claims, probed.get(op, {})) for n in OPSETS}
         table_ops[op] = compact(per_version)
     add_packet_names(table_ops)
     counts = Counter(e["status"] for per in table_ops.values() for e in expand(per))
@@ -252,10 +293,7 @@ def build_table(probes: dict[str, Any]) -> dict[str, Any]:
                        "entries": sum(counts.values()),
                        **{s: counts.get(s, 0) for s in ("supported", "unsupported", "unverified")}},
         },
-        "dtypes": {"*": {"float64": {"status": "supported", "evidence": "docs",
-                                     "reason": "ONNX keeps DOUBLE tensors"},
-                         "int64": {"status": "supported", "evidence": "docs",
-                                   "reason": "ONNX keeps INT64 tensors"}}},
+        "dtypes": DTYPES,
         "ops": table_ops,
     }
 

@@ -34,11 +34,11 @@ DTYPES = {
     "gpu": {
         **{d: {"status": "supported", "evidence": "docs"} for d in ("float32", "float16")},
         "int32": {"status": "unsupported", "evidence": "docs", "reason": _GPU_DTYPE,
-                  "conditions": f"accepted as inputs of {', '.join(sorted(GPU_INT32_OPS))}"},
+                  "note": f"accepted as inputs of {', '.join(sorted(GPU_INT32_OPS))}"},
         **{d: {"status": "unsupported", "evidence": "docs", "reason": _GPU_DTYPE}
            for d in ("int64", "float64", "int8", "uint8")},
         "bool": {"status": "unsupported", "evidence": "docs", "reason": _GPU_DTYPE,
-                 "conditions": f"accepted as inputs of {', '.join(sorted(GPU_BOOL_OPS))}"},
+                 "note": f"accepted as inputs of {', '.join(sorted(GPU_BOOL_OPS))}"},
     },
 }
 DTYPES["select"] = DTYPES["builtins"]

@@ -3,7 +3,8 @@
 `CATALOG` maps a probe name to a `OneOp`; `OneOp.build()` returns a fresh `(module, inputs)` in eval
 mode. A probe is *about* one ATen op (`OneOp.op`, `str(OpOverload)` as torch.export writes it before
 `run_decompositions`), but runners must key results by the ops the exported graph really contains
-(`exported_ops`), since a functional may lower to another op than the one it is named after.
+(`exported_ops`), since a functional may lower to another op than the one it is named after. The
+TorchScript paths key them by the traced graph's node kinds instead (`traced_ops`).
 
 Probes come from two sources:
 - hand-written builders for torch.nn layers and functionals, with the argument cases that matter
@@ -39,8 +40,10 @@ class OneOp:
     conditions: str = ""  # the argument case covered, e.g. "mode='bicubic', antialias=True"
     origin: str = "nn"  # "nn" (hand-written layer/functional), "core" (generated from the schema)
     deterministic: bool = True  # False: outputs are random, compare shapes only
-    # Argument values of `op` (by ATen schema name) that make this case: the table then holds the
-    # case as a variant of the op's entry, checked against each graph node's args.
+    # The form of `op`'s node that this case covers, as data (the schema of a variant's `match`, see
+    # `exportlint.tables`): {"args": {NAME: VALUE}, "given": {NAME: bool}, "inputs": {"INDEX":
+    # {"dtype": ..., "const": bool, "rank": int}}}. When the probes of an op disagree, each probed form
+    # becomes a variant of the op's table entry, matched against every graph node's own form.
     match: dict[str, Any] | None = None
 
 
@@ -81,8 +84,70 @@ def exported_ops(module: "torch.nn.Module", inputs: Inputs) -> tuple[Any, list[s
     return ep, ops
 
 
+def traced_ops(module: "torch.nn.Module", inputs: Inputs) -> tuple[Any, list[str]]:
+    """torch.jit.trace the module as `exportlint.capture.pytorch.trace_graph` captures user models;
+    return (traced module, sorted TorchScript node kinds of its graph, bookkeeping dropped): what the
+    TorchScript conversion paths (`torch.onnx.export(dynamo=False)`, `ct.convert` of a trace) see."""
+    from exportlint.capture.pytorch import trace_graph
+
+    graph = trace_graph(module, inputs, type(module).__name__)
+    return graph.source, sorted(graph.by_op)
+
+
+def torchscript_kind(op: str) -> str:
+    """The TorchScript node kind of an ATen op name: `aten.grid_sampler.default` -> `aten::grid_sampler`."""
+    parts = op.split(".")
+    return f"{parts[0]}::{parts[1]}" if len(parts) >= 2 else op
+
+
 # ---------------------------------------------------------------------------------------------
 # Hand-written probes
+
+# Forms of activation probes whose op another probe covers in another form (see `OneOp.match`).
+_ACTIVATION_MATCH = {
+    "F.relu6": {"given": {"min_val": True}}, "F.hardtanh": {"given": {"min_val": True}},
+    "F.elu": {"given": {"alpha": True}}, "F.gelu": {"args": {"approximate": "none"}},
+}
+_F32 = {"inputs": {"0": {"dtype": "float32"}}}
+
+
+def _with_dtype(match: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A hand-written probe's form includes its first input's dtype (float32, `_x`'s default) unless
+    it names its inputs: a form probed on floats says nothing of integer inputs (torch.div with
+    rounding_mode="floor" fails on LiteRT for floats and converts for int64)."""
+    return {**_F32, **match} if match and "inputs" not in match else match
+# Forms of the generated (schema-filled or listed core) probes, for ops whose support depends on them:
+# they call the overload with the schema's defaults, which no hand-written probe does.
+CORE_MATCH: dict[str, dict[str, Any]] = {
+    "aten.hardtanh.default": {"given": {"min_val": False}},
+    "aten.elu.default": {"given": {"alpha": False}},
+    "aten.gelu.default": {"args": {"approximate": "none"}},
+    "aten.amax.default": {"given": {"dim": False}, **_F32},
+    "aten.argmax.default": {"given": {"dim": False}},
+    "aten.adaptive_avg_pool1d.default": {"args": {"output_size": [2]}},
+    "aten.upsample_nearest2d.vec": {"given": {"output_size": True}},
+    "aten.upsample_bilinear2d.vec": {"given": {"output_size": True}, "args": {"align_corners": False}},
+    "aten.index.Tensor": {"inputs": {"1": {"dtype": "int64"}}},
+    "aten.div.Scalar_mode": {"args": {"rounding_mode": "floor"}, **_F32},
+    **dict.fromkeys(["aten.sum.dim_IntList", "aten.mean.dim", "aten.mean.default",
+                     "aten.cumsum.default"], _F32),
+    "aten.sort.default": {"args": {"descending": False}},
+    "aten.topk.default": {"args": {"largest": True}},
+}
+
+
+def _Inverse():  # noqa: N802 - builds a module: x @ inv(W) with W a parameter
+    import torch
+
+    class Inverse(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.rand(3, 3) * 0.3 + 2 * torch.eye(3))
+
+        def forward(self, x):
+            return x @ torch.linalg.inv(self.w)
+
+    return Inverse()
 
 
 def _fn_module(fn: Callable[..., Any]) -> "torch.nn.Module":
@@ -113,14 +178,14 @@ def _hand_written() -> list[OneOp]:
     def fn(name: str, op: str, f: Callable[..., Any], *make: Callable[[], Any],
            conditions: str = "", deterministic: bool = True, match: dict[str, Any] | None = None) -> None:
         probes.append(OneOp(name, op, lambda: (_fn_module(f).eval(), tuple(m() for m in make)),
-                            conditions, "nn", deterministic, match))
+                            conditions, "nn", deterministic, _with_dtype(match)))
 
     def layer(name: str, op: str, make_layer: Callable[[], nn.Module], *make: Callable[[], Any],
-              conditions: str = "") -> None:
+              conditions: str = "", match: dict[str, Any] | None = None) -> None:
         def build():
             torch.manual_seed(0)
             return make_layer().eval(), tuple(m() for m in make)
-        probes.append(OneOp(name, op, build, conditions, "nn"))
+        probes.append(OneOp(name, op, build, conditions, "nn", match=_with_dtype(match)))
 
     img = lambda: _x(1, 3, 8, 8)  # noqa: E731
     img4 = lambda: _x(1, 4, 8, 8)  # noqa: E731
@@ -182,10 +247,10 @@ def _hand_written() -> list[OneOp]:
         ("F.softmax", "aten.softmax.int", lambda x: F.softmax(x, dim=-1)),
         ("F.log_softmax", "aten.log_softmax.int", lambda x: F.log_softmax(x, dim=-1)),
     ]:
-        fn(name, op, f, vec)
+        fn(name, op, f, vec, match=_ACTIVATION_MATCH.get(name))
     fn("F.glu", "aten.glu.default", lambda x: F.glu(x, dim=-1), lambda: _x(2, 6))
     fn("F.gelu[tanh]", "aten.gelu.default", lambda x: F.gelu(x, approximate="tanh"), vec,
-       conditions="approximate='tanh'")
+       conditions="approximate='tanh'", match={"args": {"approximate": "tanh"}})
     fn("F.normalize", "aten.linalg_vector_norm.default", lambda x: F.normalize(x, dim=1), vec)
     fn("F.dropout[eval]", "aten.dropout.default", lambda x: F.dropout(x, 0.5, training=False), vec)
 
@@ -197,10 +262,24 @@ def _hand_written() -> list[OneOp]:
     ]:
         fn(f"F.interpolate[{mode}]", op,
            lambda x, m=mode, a=aligned: F.interpolate(x, scale_factor=2, mode=m, align_corners=a),
-           img, conditions=f"mode='{mode}'")
+           img, conditions=f"mode='{mode}', scale_factor=2",
+           match={"given": {"output_size": False},
+                  **({"args": {"align_corners": aligned}} if aligned is not None else {})})
     fn("F.interpolate[bilinear,align_corners]", "aten.upsample_bilinear2d.vec",
        lambda x: F.interpolate(x, size=(5, 7), mode="bilinear", align_corners=True), img,
-       conditions="mode='bilinear', align_corners=True")
+       conditions="mode='bilinear', align_corners=True, size given",
+       match={"given": {"output_size": True}, "args": {"align_corners": True}})
+    fn("F.interpolate[bilinear,size]", "aten.upsample_bilinear2d.vec",
+       lambda x: F.interpolate(x, size=(5, 7), mode="bilinear", align_corners=False), img,
+       conditions="mode='bilinear', align_corners=False, size given",
+       match={"given": {"output_size": True}, "args": {"align_corners": False}})
+    fn("F.interpolate[bilinear,scale,align_corners]", "aten.upsample_bilinear2d.vec",
+       lambda x: F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=True), img,
+       conditions="mode='bilinear', align_corners=True, scale_factor=2",
+       match={"given": {"output_size": False}, "args": {"align_corners": True}})
+    fn("F.interpolate[nearest,size]", "aten.upsample_nearest2d.vec",
+       lambda x: F.interpolate(x, size=(5, 7), mode="nearest"), img,
+       conditions="mode='nearest', size given", match={"given": {"output_size": True}})
     for mode in ("bilinear", "bicubic"):
         fn(f"F.interpolate[{mode},antialias]", f"aten._upsample_{mode}2d_aa.vec",
            lambda x, m=mode: F.interpolate(x, size=(4, 4), mode=m, antialias=True), img,
@@ -213,20 +292,25 @@ def _hand_written() -> list[OneOp]:
     for mode in ("bilinear", "nearest", "bicubic"):
         fn(f"F.grid_sample[{mode}]", "aten.grid_sampler.default",
            lambda x, g, m=mode: F.grid_sample(x, g, mode=m, align_corners=False), img, grid,
-           conditions=f"mode='{mode}'")
+           conditions=f"mode='{mode}'",
+           match={"args": {"interpolation_mode": ("bilinear", "nearest", "bicubic").index(mode)}})
     fn("F.affine_grid", "aten.affine_grid_generator.default",
        lambda t: F.affine_grid(t, [1, 3, 5, 5], align_corners=False), lambda: _x(1, 2, 3))
 
     # Padding
     for mode in ("constant", "reflect", "replicate", "circular"):
         fn(f"F.pad[{mode}]", "aten.pad.default", lambda x, m=mode: F.pad(x, (1, 2, 2, 1), mode=m),
-           img, conditions=f"mode='{mode}'")
+           img, conditions=f"mode='{mode}'", match={"args": {"mode": mode}})
     layer("nn.ZeroPad2d", "aten.constant_pad_nd.default", lambda: nn.ZeroPad2d(1), img)
 
     # Pooling
-    fn("F.max_pool2d", "aten.max_pool2d.default", lambda x: F.max_pool2d(x, 2), img)
+    fn("F.max_pool2d", "aten.max_pool2d.default", lambda x: F.max_pool2d(x, 2), img,
+       conditions="no stride given", match={"given": {"stride": False}})
+    fn("F.max_pool2d[stride]", "aten.max_pool2d.default", lambda x: F.max_pool2d(x, 2, 2), img,
+       conditions="stride given", match={"given": {"stride": True}, "args": {"ceil_mode": False}})
     fn("F.max_pool2d[ceil]", "aten.max_pool2d.default",
-       lambda x: F.max_pool2d(x, 3, 2, ceil_mode=True), img, conditions="ceil_mode=True")
+       lambda x: F.max_pool2d(x, 3, 2, ceil_mode=True), img, conditions="stride given, ceil_mode=True",
+       match={"given": {"stride": True}, "args": {"ceil_mode": True}})
     fn("F.max_pool1d", "aten.max_pool1d.default", lambda x: F.max_pool1d(x, 2), seq)
     fn("F.avg_pool2d", "aten.avg_pool2d.default", lambda x: F.avg_pool2d(x, 2), img)
     fn("F.avg_pool2d[size]", "aten.avg_pool2d.default", lambda x: F.avg_pool2d(x, x.size()[2:]),
@@ -234,16 +318,18 @@ def _hand_written() -> list[OneOp]:
     fn("F.avg_pool1d", "aten.avg_pool1d.default", lambda x: F.avg_pool1d(x, 2), seq)
     fn("F.adaptive_avg_pool2d[1]", "aten.adaptive_avg_pool2d.default",
        lambda x: F.adaptive_avg_pool2d(x, 1), img, conditions="output_size=1",
-       match={"output_size": [1, 1]})
+       match={"args": {"output_size": [1, 1]}})
     fn("F.adaptive_avg_pool2d[3]", "aten.adaptive_avg_pool2d.default",
        lambda x: F.adaptive_avg_pool2d(x, 3), img,
-       conditions="output_size=3, not a factor of the input size 8")
+       conditions="output_size=3, not a factor of the input size 8", match={"args": {"output_size": [3, 3]}})
     fn("F.adaptive_avg_pool2d[4]", "aten.adaptive_avg_pool2d.default",
-       lambda x: F.adaptive_avg_pool2d(x, 4), img, conditions="output_size=4, a factor of 8")
+       lambda x: F.adaptive_avg_pool2d(x, 4), img, conditions="output_size=4, a factor of 8",
+       match={"args": {"output_size": [4, 4]}})
     fn("F.adaptive_max_pool2d[1]", "aten.adaptive_max_pool2d.default",
        lambda x: F.adaptive_max_pool2d(x, 1), img)
     fn("F.adaptive_avg_pool1d", "aten.adaptive_avg_pool1d.default",
-       lambda x: F.adaptive_avg_pool1d(x, 1), seq)
+       lambda x: F.adaptive_avg_pool1d(x, 1), seq, conditions="output_size=1",
+       match={"args": {"output_size": [1]}})
     fn("F.lp_pool2d", "aten.pow.Tensor_Scalar", lambda x: F.lp_pool2d(x, 2, 2), img)
 
     # Attention, matmul family
@@ -263,22 +349,44 @@ def _hand_written() -> list[OneOp]:
        lambda: _x(4, 3), lambda: _x(4, 3))
 
     # Reductions, scans, sorting
-    fn("torch.mean[dim]", "aten.mean.dim", lambda x: x.mean(dim=1), vec, conditions="dim given")
-    fn("torch.mean", "aten.mean.default", lambda x: x.mean(), vec)
-    fn("torch.sum[dim]", "aten.sum.dim_IntList", lambda x: x.sum(dim=1), vec)
-    fn("torch.amax", "aten.amax.default", lambda x: x.amax(dim=1), vec)
+    f32, f64 = {"inputs": {"0": {"dtype": "float32"}}}, {"inputs": {"0": {"dtype": "float64"}}}
+    vec64 = lambda: _x(2, 3, 4, 5, dtype="float64")  # noqa: E731
+    for name, op, f in [
+        ("torch.mean[dim]", "aten.mean.dim", lambda x: x.mean(dim=1)),
+        ("torch.mean", "aten.mean.default", lambda x: x.mean()),
+        ("torch.sum[dim]", "aten.sum.dim_IntList", lambda x: x.sum(dim=1)),
+        ("torch.sum", "aten.sum.default", lambda x: x.sum()),
+        ("torch.cumsum", "aten.cumsum.default", lambda x: torch.cumsum(x, dim=1)),
+    ]:
+        fn(name, op, f, vec, conditions="float32 input", match=f32)
+        fn(name.replace("]", ",float64]") if "[" in name else f"{name}[float64]", op, f, vec64,
+           conditions="float64 input", match=f64)
+    for dtype, make in [("int64", lambda: torch.randint(0, 5, (2, 3, 4, 5), generator=torch.Generator().manual_seed(2))),
+                        ("bool", lambda: _x(2, 3, 4, 5) > 0)]:
+        fn(f"torch.sum[dim,{dtype}]", "aten.sum.dim_IntList", lambda x: x.sum(dim=1), make,
+           conditions=f"{dtype} input (counting)", match={"inputs": {"0": {"dtype": dtype}}})
+    fn("torch.amax", "aten.amax.default", lambda x: x.amax(dim=1), vec, conditions="dim given",
+       match={"given": {"dim": True}, **f32})
+    fn("torch.amax[float64]", "aten.amax.default", lambda x: x.amax(dim=1), vec64,
+       conditions="dim given, float64 input", match={"given": {"dim": True}, **f64})
     fn("torch.max[dim]", "aten.max.dim", lambda x: x.max(dim=1), vec)
-    fn("torch.argmax", "aten.argmax.default", lambda x: x.argmax(dim=1), vec)
+    fn("torch.argmax", "aten.argmax.default", lambda x: x.argmax(dim=1), vec, conditions="dim given",
+       match={"given": {"dim": True}})
     fn("torch.prod", "aten.prod.dim_int", lambda x: x.prod(dim=1), vec)
     fn("torch.var", "aten.var.correction", lambda x: x.var(dim=1), vec)
     fn("torch.std", "aten.std.correction", lambda x: x.std(dim=1), vec)
     fn("torch.norm", "aten.linalg_vector_norm.default", lambda x: torch.linalg.vector_norm(x, dim=1),
        vec)
     fn("torch.logsumexp", "aten.logsumexp.default", lambda x: torch.logsumexp(x, dim=1), vec)
-    fn("torch.cumsum", "aten.cumsum.default", lambda x: torch.cumsum(x, dim=1), vec)
     fn("torch.cumprod", "aten.cumprod.default", lambda x: torch.cumprod(x, dim=1), vec)
-    fn("torch.topk", "aten.topk.default", lambda x: torch.topk(x, 2, dim=-1), vec)
-    fn("torch.sort", "aten.sort.default", lambda x: torch.sort(x, dim=-1), vec)
+    fn("torch.topk", "aten.topk.default", lambda x: torch.topk(x, 2, dim=-1), vec,
+       conditions="largest=True", match={"args": {"largest": True}})
+    fn("torch.topk[smallest]", "aten.topk.default", lambda x: torch.topk(x, 2, dim=-1, largest=False),
+       vec, conditions="largest=False", match={"args": {"largest": False}})
+    fn("torch.sort", "aten.sort.default", lambda x: torch.sort(x, dim=-1), vec,
+       conditions="descending=False", match={"args": {"descending": False}})
+    fn("torch.sort[descending]", "aten.sort.default", lambda x: torch.sort(x, dim=-1, descending=True),
+       vec, conditions="descending=True", match={"args": {"descending": True}})
     fn("torch.argsort", "aten.argsort.default", lambda x: torch.argsort(x, dim=-1), vec)
     fn("torch.diff", "aten.diff.default", lambda x: torch.diff(x, dim=-1), vec)
     fn("torch.nonzero", "aten.nonzero.default", torch.nonzero,
@@ -336,7 +444,10 @@ def _hand_written() -> list[OneOp]:
     fn("Tensor.index_select", "aten.index_select.default",
        lambda x, i: x.index_select(1, i), lambda: _x(3, 4), lambda: torch.tensor([0, 2]))
     fn("Tensor.__getitem__[tensor]", "aten.index.Tensor", lambda x, i: x[i], lambda: _x(5, 3),
-       lambda: torch.tensor([0, 4, 2]))
+       lambda: torch.tensor([0, 4, 2]), conditions="integer index tensor",
+       match={"inputs": {"1": {"dtype": "int64"}}})
+    fn("Tensor.__getitem__[mask]", "aten.index.Tensor", lambda x, m: x[m], lambda: _x(5, 3),
+       lambda: _x(5, 3) > 0, conditions="boolean mask index", match={"inputs": {"1": {"dtype": "bool"}}})
     fn("Tensor.__getitem__[slice]", "aten.slice.Tensor", lambda x: x[:, 1:3], lambda: _x(3, 5))
     fn("Tensor.masked_fill", "aten.masked_fill.Scalar", lambda x: x.masked_fill(x > 0, 0.0), vec)
     fn("Tensor.scatter", "aten.scatter.src", lambda x, i, s: x.scatter(1, i, s), lambda: _x(3, 4),
@@ -466,15 +577,28 @@ def _hand_written() -> list[OneOp]:
     fn("torch.atan2[out]", "aten.atan2.out", lambda a, b: torch.atan2(a, b, out=torch.empty(3, 4)),
        lambda: _x(3, 4), lambda: _x(3, 4, low=0.5, high=2.0))
     fn("torch.div[floor]", "aten.div.Tensor_mode", lambda a, b: torch.div(a, b, rounding_mode="floor"),
-       lambda: _x(3, 4), lambda: _x(3, 4, low=0.5, high=2.0))
+       lambda: _x(3, 4), lambda: _x(3, 4, low=0.5, high=2.0), conditions="rounding_mode='floor'",
+       match={"args": {"rounding_mode": "floor"}})
     fn("torch.div[trunc]", "aten.div.Tensor_mode", lambda a, b: torch.div(a, b, rounding_mode="trunc"),
-       lambda: _x(3, 4), lambda: _x(3, 4, low=0.5, high=2.0), conditions="rounding_mode='trunc'")
+       lambda: _x(3, 4), lambda: _x(3, 4, low=0.5, high=2.0), conditions="rounding_mode='trunc'",
+       match={"args": {"rounding_mode": "trunc"}})
+    fn("torch.div[None]", "aten.div.Tensor_mode", lambda a, b: torch.div(a, b, rounding_mode=None),
+       lambda: _x(3, 4), lambda: _x(3, 4, low=0.5, high=2.0), conditions="rounding_mode=None",
+       match={"args": {"rounding_mode": None}})
+    # linalg_inv: converters that only fold constants invert a parameter, not a computed tensor
+    layer("torch.linalg.inv[param]", "aten.linalg_inv.default", lambda: _Inverse(), lambda: _x(2, 3),
+          conditions="inverse of a parameter", match={"inputs": {"0": {"const": True}}})
+    fn("torch.linalg.inv[input]", "aten.linalg_inv.default", torch.linalg.inv,
+       lambda: _x(3, 3, low=0.0, high=0.3) + 2 * torch.eye(3), conditions="inverse of a computed tensor",
+       match={"inputs": {"0": {"const": False}}})
     fn("Tensor.masked_scatter", "aten.masked_scatter.default", lambda x, s: x.masked_scatter(x > 0, s),
        lambda: _x(3, 4), lambda: _x(12))
     fn("Tensor.scatter[value]", "aten.scatter.value", lambda x, i: x.scatter(1, i, 2.0),
        lambda: _x(3, 4), idx)
-    fn("Tensor.scatter_reduce", "aten.scatter_reduce.two",
-       lambda x, i, s: x.scatter_reduce(1, i, s, "amax"), lambda: _x(3, 4), idx, lambda: _x(3, 2))
+    for reduce in ("amax", "amin", "sum", "prod", "mean"):
+        fn("Tensor.scatter_reduce" + ("" if reduce == "amax" else f"[{reduce}]"), "aten.scatter_reduce.two",
+           lambda x, i, s, r=reduce: x.scatter_reduce(1, i, s, r), lambda: _x(3, 4), idx, lambda: _x(3, 2),
+           conditions=f"reduce='{reduce}'", match={"args": {"reduce": reduce}})
     fn("Tensor.scatter_", "aten.scatter_.src", lambda x, i, s: (x * 1).scatter_(1, i, s),
        lambda: _x(3, 4), idx, lambda: _x(3, 2))
     fn("torch.select_scatter", "aten.select_scatter.default",
@@ -488,7 +612,6 @@ def _hand_written() -> list[OneOp]:
     fn("Tensor.item", "aten.item.default", lambda x, y: x * y.sum().item(), lambda: _x(2, 3),
        lambda: _x(3))
     fn("torch.max", "aten.max.default", lambda x: x.max(), vec)
-    fn("torch.sum", "aten.sum.default", lambda x: x.sum(), vec)
     fn("torch.where[scalar]", "aten.where.ScalarOther", lambda x: torch.where(x > 0, x, 0.0), vec)
     # Random or uninitialised values: shapes only
     for name, op, f in [
@@ -501,6 +624,28 @@ def _hand_written() -> list[OneOp]:
         ("torch.randperm", "aten.randperm.default", lambda x: x[torch.randperm(3)]),
     ]:
         fn(name, op, f, lambda: _x(3, 4), deterministic=False)
+
+    # Forms only the TorchScript graph keeps (torch.jit.trace paths: in-place activations, layout
+    # and allocation helpers that torch.export functionalises or folds in user models)
+    # (after a conv, as in user models: an in-place op on the input itself would mutate the example
+    # inputs while the probe traces it, and the outputs compared later would differ)
+    for act in ("ReLU", "Hardswish"):
+        layer(f"nn.{act}[inplace]", f"aten.{act.lower()}_.default",
+              lambda a=act: nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), getattr(nn, a)(inplace=True)),
+              img, conditions="inplace=True, after a conv")
+    class PackedLSTM(nn.Module):  # the pair the TorchScript exporter needs around an RNN
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(8, 6, batch_first=True)
+
+        def forward(self, x):
+            packed = nn.utils.rnn.pack_padded_sequence(x, torch.tensor([5, 3]), batch_first=True)
+            return nn.utils.rnn.pad_packed_sequence(self.lstm(packed)[0], batch_first=True)[0]
+
+    layer("nn.LSTM[packed]", "aten._pack_padded_sequence.default", PackedLSTM, seq,
+          conditions="pack_padded_sequence -> LSTM -> pad_packed_sequence")
+    fn("Tensor.contiguous", "aten.contiguous.default", lambda x: x.transpose(1, 2).contiguous(), vec)
+    fn("Tensor.new_ones", "aten.new_ones.default", lambda x: x + x.new_ones(x.shape), vec)
 
     fn("pack_padded_sequence", "aten._pack_padded_sequence.default",
        lambda x: nn.utils.rnn.pack_padded_sequence(x, torch.tensor([5, 3]), batch_first=True).data,
@@ -640,6 +785,7 @@ def core_aten_ops() -> list[Any]:
 
 @cache
 def catalog() -> dict[str, OneOp]:
+    import dataclasses
     import warnings
 
     probes = {p.name: p for p in _hand_written()}
@@ -649,6 +795,9 @@ def catalog() -> dict[str, OneOp]:
             probe = _core_probe(overload)
             if probe is not None and probe.name not in probes:
                 probes[probe.name] = probe
+    for name, match in CORE_MATCH.items():
+        if name in probes:
+            probes[name] = dataclasses.replace(probes[name], match=match)
     return probes
 
 

@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import IO, Any
 
 
+TIMED_OUT = "probe timed out"  # the start of a timed-out record's error: the next run retries it
+
+
 @dataclass
 class ProbeRecord:
     name: str  # catalogue key
@@ -64,7 +67,7 @@ class _Worker:
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
         if not ready:
             self.stop()
-            return f"probe timed out after {timeout:.0f} s"
+            return f"{TIMED_OUT} after {timeout:.0f} s"
         line = self.proc.stdout.readline()
         if not line:
             code = self.proc.wait()
@@ -127,19 +130,70 @@ def _serve(probe_fn: str) -> None:
 
 @dataclass
 class _Evidence:
-    ok: list[ProbeRecord] = field(default_factory=list)
-    failed: list[tuple[ProbeRecord, str]] = field(default_factory=list)
+    ok: list[ProbeRecord] = field(default_factory=list)  # converted (about this op or not)
+    failed: list[tuple[ProbeRecord, str]] = field(default_factory=list)  # failed, about this op
+    blamed: list[tuple[ProbeRecord, str]] = field(default_factory=list)  # failed, about another op
+
+
+def catalog_forms() -> dict[str, dict[str, Any]]:
+    """Probe name -> the node form it covers (`OneOp.match`), from the catalogue."""
+    from exportlint.tables.probe.catalog import catalog
+
+    return {name: one.match for name, one in catalog().items() if one.match}
+
+
+def schema_defaults(op: str, names: Iterable[str]) -> dict[str, Any]:
+    """The schema's default values of the named arguments of ATen `op` (`aten.pad.default`)."""
+    import torch
+
+    _, name, overload = op.split(".", 2)
+    try:
+        schema = getattr(getattr(torch.ops.aten, name), overload)._schema
+    except (AttributeError, RuntimeError):
+        return {}
+    out = {}
+    for arg in schema.arguments:
+        if arg.name in names and arg.has_default_value():
+            value = arg.default_value
+            out[arg.name] = list(value) if isinstance(value, tuple) else (
+                str(value) if not isinstance(value, (bool, int, float, str, list, type(None))) else value)
+    return out
+
+
+def conditional_entry(op: str, variants: list[dict[str, Any]], unmatched: list[str]) -> dict[str, Any]:
+    """The ENTRY of an op whose probes disagree: "unverified" for every form no probe covered, with
+    one variant per probed form (see `exportlint.tables`)."""
+    from exportlint.tables import _variant_order, match_fields
+
+    fields = sorted({f for v in variants for f in match_fields(v["match"])})
+    entry: dict[str, Any] = {
+        "status": "unverified", "evidence": "probe", "decided_by": fields,
+        "reason": f"support depends on {', '.join(fields)}; this form was not probed",
+        "variants": sorted(variants, key=_variant_order),
+    }
+    names = {f.split(".")[1] for f in fields if f.startswith("args.")}
+    defaults = schema_defaults(op, names) if names and op.count(".") >= 2 else {}
+    if defaults:
+        entry["defaults"] = defaults
+    if unmatched:
+        entry["unmatched_probes"] = sorted(set(unmatched))  # disagreeing probes with no declared form
+    return entry
 
 
 def merge(records: Iterable[ProbeRecord], versions: Iterable[str], produced_key: str,
-          note: Callable[[ProbeRecord, str], str] | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+          note: Callable[[ProbeRecord, str], str] | None = None,
+          forms: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, dict[str, Any]]]:
     """Table entries {op: {version: ENTRY}} proven by probes; ENTRY[produced_key] lists the target ops
     the deciding probe produced (like `onnx_ops` in the ONNX table).
 
     A probe that converted proves every op its export contained. A failed probe is blamed on the op
-    it is about when the export contained it, else on every op it contained; a failure for an op that
-    another probe proved is an argument-dependent case and goes into `conditions`."""
+    it is about when the export contained it, else on every op it contained (which counts only when
+    no probe proved the op). When the probes about an op disagree at a version (one converts, another
+    fails), support depends on the node's form: each probed form (`forms`: probe name -> match, by
+    default the catalogue's) becomes a variant with its own verdict, and every other form is
+    "unverified" (`conditional_entry`). Ops whose probes agree get one plain entry."""
     versions = list(versions)
+    forms = catalog_forms() if forms is None else forms
     evidence: dict[tuple[str, str], _Evidence] = {}
     for rec in records:
         if rec.error:
@@ -150,24 +204,75 @@ def merge(records: Iterable[ProbeRecord], versions: Iterable[str], produced_key:
                 for op in rec.ops:
                     evidence.setdefault((op, v), _Evidence()).ok.append(rec)
             elif reason is not None:
-                for op in [rec.op] if rec.op in rec.ops else rec.ops:
-                    evidence.setdefault((op, v), _Evidence()).failed.append((rec, reason))
+                if rec.op in rec.ops:
+                    evidence.setdefault((rec.op, v), _Evidence()).failed.append((rec, reason))
+                else:
+                    for op in rec.ops:
+                        evidence.setdefault((op, v), _Evidence()).blamed.append((rec, reason))
     table: dict[str, dict[str, dict[str, Any]]] = {}
     for (op, v), ev in sorted(evidence.items()):
-        if ev.ok:
-            rec = min(ev.ok, key=lambda r: (r.op != op, len(r.ops), r.name))
-            entry: dict[str, Any] = {"status": "supported", "evidence": "probe", "probe": rec.name}
-            extra = note(rec, v) if note else ""
-            failing = [f"fails when {r.conditions or r.name}: {why}" for r, why in ev.failed]
-            if failing or extra:
-                entry["conditions"] = "; ".join([*([extra] if extra else []), *failing])
+        if ev.ok and ev.failed:
+            entry = _conditional(op, v, ev, produced_key, note, forms)
+        elif ev.ok:
+            entry = _plain_ok(op, v, ev.ok, produced_key, note)
         else:
-            rec, why = ev.failed[0]
-            entry = {"status": "unsupported", "evidence": "probe", "probe": rec.name, "reason": why}
-        if rec.produced:
-            entry[produced_key] = rec.produced
+            rec, why = (ev.failed or ev.blamed)[0]
+            entry = _with_produced({"status": "unsupported", "evidence": "probe", "probe": rec.name,
+                                    "reason": why}, rec, produced_key)
         table.setdefault(op, {})[v] = entry
     return table
+
+
+def _with_produced(entry: dict[str, Any], rec: ProbeRecord, produced_key: str) -> dict[str, Any]:
+    if rec.produced:
+        entry[produced_key] = rec.produced
+    return entry
+
+
+def _plain_ok(op: str, v: str, ok: list[ProbeRecord], produced_key: str,
+              note: Callable[[ProbeRecord, str], str] | None) -> dict[str, Any]:
+    rec = min(ok, key=lambda r: (r.op != op, len(r.ops), r.name))
+    entry: dict[str, Any] = {"status": "supported", "evidence": "probe", "probe": rec.name}
+    extra = note(rec, v) if note else ""
+    if extra:
+        entry["note"] = extra
+    return _with_produced(entry, rec, produced_key)
+
+
+def _conditional(op: str, v: str, ev: _Evidence, produced_key: str,
+                 note: Callable[[ProbeRecord, str], str] | None,
+                 forms: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    by_form: dict[str, tuple[list[ProbeRecord], list[tuple[ProbeRecord, str]]]] = {}
+    unmatched = []
+    for rec in ev.ok:
+        if rec.op != op:
+            continue  # proved inside another op's probe: its form there is unknown
+        if rec.name in forms:
+            by_form.setdefault(json.dumps(forms[rec.name], sort_keys=True), ([], []))[0].append(rec)
+        else:
+            unmatched.append(rec.name)
+    for rec, why in ev.failed:
+        if rec.name in forms:
+            by_form.setdefault(json.dumps(forms[rec.name], sort_keys=True), ([], []))[1].append((rec, why))
+        else:
+            unmatched.append(rec.name)
+    variants = []
+    for key, (ok, failed) in sorted(by_form.items()):
+        if ok and not failed:
+            variant = _plain_ok(op, v, ok, produced_key, note)
+        elif failed and not ok:
+            rec, why = failed[0]
+            variant = _with_produced({"status": "unsupported", "evidence": "probe", "probe": rec.name,
+                                      "reason": why}, rec, produced_key)
+        else:
+            variant = {"status": "unverified", "evidence": "probe", "probe": ", ".join(sorted(
+                r.name for r in [*ok, *(r for r, _ in failed)])),
+                       "reason": f"probes of this form disagree: {failed[0][0].name} fails: {failed[0][1]}"}
+        variants.append({"match": json.loads(key), **variant})
+    if unmatched:
+        print(f"warning: {op} at {v}: probes disagree and {', '.join(sorted(set(unmatched)))} declare "
+              "no form (catalogue `match`)", file=sys.stderr)
+    return conditional_entry(op, variants, unmatched)
 
 
 def overlay(ops: dict[str, dict[str, dict[str, Any]]], probed: dict[str, dict[str, dict[str, Any]]],
@@ -220,6 +325,27 @@ def aten_overloads() -> list[Any]:
     return sorted(ops, key=str)
 
 
+# TorchScript node kinds with no schema that user graphs contain (control flow, autograd.Function).
+TORCHSCRIPT_SCHEMALESS = ("prim::If", "prim::Loop", "prim::PythonOp", "prim::CallFunction",
+                          "prim::CallMethod", "prim::Uninitialized", "prim::unchecked_cast",
+                          "prim::DictConstruct")
+
+
+def torchscript_kinds() -> list[str]:
+    """Every `aten::` / `prim::` node kind a TorchScript graph of the installed torch can hold (the
+    schema names and the schemaless control-flow kinds), less the bookkeeping kinds `trace_graph`
+    drops. An in-place kind (`aten::relu_`) is left out when its functional kind exists: both
+    TorchScript converters look `x_` up as `x`, and `candidate_keys` falls back the same way, so a
+    registry claim under `x_` would only hide the probe verdict of `x`."""
+    import torch
+
+    from exportlint.capture.pytorch import TORCHSCRIPT_BOOKKEEPING
+
+    names = {s.name for s in torch._C._jit_get_all_schemas() if s.name.startswith(("aten::", "prim::"))}
+    names = (names | set(TORCHSCRIPT_SCHEMALESS)) - TORCHSCRIPT_BOOKKEEPING
+    return sorted(n for n in names if not (n.endswith("_") and not n.endswith("__") and n[:-1] in names))
+
+
 def is_composite_implicit(op: Any) -> bool:
     """torch.export decomposes the op (unless it preserves it), so a converter never needs to see it."""
     import torch
@@ -243,7 +369,7 @@ def probe_all(probe_fn: str, out_path: os.PathLike[str] | str, libraries: dict[s
               timeout: float = 120.0) -> list[ProbeRecord]:
     """Run every catalogue probe not yet recorded for these libraries, and write the records as JSON.
     Records already in `out_path` (committed) or in the temporary partial file of an interrupted run
-    are kept when they were made with the same libraries. Converter output goes to a log in the
+    are kept when they were made with the same libraries, except probes that timed out (re-run). Converter output goes to a log in the
     temporary directory."""
     import tempfile
 
@@ -263,6 +389,7 @@ def probe_all(probe_fn: str, out_path: os.PathLike[str] | str, libraries: dict[s
         done = {r["name"]: ProbeRecord.from_json(r) for r in committed["probes"]} | done
     if not partial.is_file() or not lines or lines[0] != {"probe": probe_fn, "libraries": libraries}:
         partial.write_text(json.dumps({"probe": probe_fn, "libraries": libraries}) + "\n", encoding="utf-8")
+    done = {n: r for n, r in done.items() if not r.error.startswith(TIMED_OUT)}  # a busy machine: retry
     todo = [n for n in sorted(probes) if n not in done]
     print(f"probing {len(todo)} catalogue entries ({len(done)} resumed); log: {stem}.log", file=sys.stderr)
     with open(f"{stem}.log", "a", encoding="utf-8") as log, open(partial, "a", encoding="utf-8") as keep:
@@ -315,22 +442,24 @@ def add_packets(ops: dict[str, dict[str, dict[str, Any]]], versions: Iterable[st
             continue
         main = f"{packet}.default" if f"{packet}.default" in ops else keys[0]
         others = ", ".join(k.rsplit(".", 1)[1] for k in keys if expanded[k] != expanded[main])
-        ops[packet] = {v: {**e, "conditions": "; ".join(filter(None, [
-            e.get("conditions", ""), f"for overload {main.rsplit('.', 1)[1]}; overloads {others} differ"]))}
+        ops[packet] = {v: {**e, "note": "; ".join(filter(None, [
+            e.get("note", ""), f"for overload {main.rsplit('.', 1)[1]}; overloads {others} differ"]))}
             for v, e in ops[main].items()}
 
 
 def assemble(family: str, versions: tuple[str, ...], ops: dict[str, dict[str, dict[str, Any]]],
              probed: dict[str, dict[str, dict[str, Any]]], records: list[ProbeRecord], probe_meta: dict[str, Any],
              generator: str, generator_version: str, libraries: tuple[str, ...], sources: list[str],
-             registry: dict[str, Any], dtypes: dict[str, Any]) -> dict[str, Any]:
+             registry: dict[str, Any], dtypes: dict[str, Any], dialect: str = "aten") -> dict[str, Any]:
     """A table in the shared schema: the registry's claims `ops`, overlaid by the `probed` verdicts,
-    with packet names added and the provenance of both."""
+    with packet names added (ATen dialect: `aten.add` beside `aten.add.Tensor`; TorchScript node
+    kinds carry no overload) and the provenance of both."""
     overlay(ops, probed, versions)
     counts = count_entries(ops, versions)  # overloads only
-    add_packets(ops, versions)
+    if dialect == "aten":
+        add_packets(ops, versions)
     return {
-        "schema_version": 1, "dialect": "aten", "family": family, "versions": list(versions),
+        "schema_version": 1, "dialect": dialect, "family": family, "versions": list(versions),
         "provenance": {
             "generator": generator, "generator_version": generator_version,
             "generated": probe_meta.get("generated") or datetime.date.today().isoformat(),
