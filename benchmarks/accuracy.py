@@ -129,10 +129,10 @@ def print_summary(summary: dict, rows: list[dict]) -> None:
         picked = [r for r in rows if r["exportable"] is wrong and r["label"] is not wrong]
         print(f"\n{title}: {len(picked)}")
         for r in picked:
-            errors = "; ".join(f"{p}: {e}" for p, e in r["errors"].items()) or "-"
-            print(f"  {r['model']:30} {r['target']:13} converter: {errors[:240]}")
-            if r["finding"]:
-                print(f"  {'':30} {'':13} exportlint: {r['finding'][:240]}")
+            print(f"  {r['model']} {r['target']}")
+            for path, error in r["errors"].items():
+                print(f"      converter {path}: {error[:220]}")
+            print(f"      exportlint: {r['finding'][:220] or 'no error finding'}")
     failed = sorted({r["model"] for r in rows if r["exportable"] is None})
     if failed:
         print(f"\nno verdict (exportlint crashed, timed out or left the target out): {len(failed)}")

@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             for target, paths in labels.items():
                 data["labels"].setdefault(model_id, {}).setdefault(target, {}).update(paths)
             data["provenance"][family] = {
-                "command": "python benchmarks/label.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+                "command": " ".join(["python benchmarks/label.py", *(argv if argv is not None else sys.argv[1:])]),
                 "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
                 "python": sys.version.split()[0],
                 "versions": {name: _version(name) for name in VERSIONS[family] + CORPUS_VERSIONS},
