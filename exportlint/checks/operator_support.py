@@ -9,6 +9,7 @@ from functools import cache
 from typing import Iterable
 
 from exportlint.checks import operator_support_forms as forms
+from exportlint.decide import NUMERICS_CAVEAT
 from exportlint.engine.rule import Context, Example, Finding, GraphRule, Severity
 from exportlint.ir import OpGraph, OpNode
 from exportlint.tables import BOOKKEEPING_OPS, Form, Status, Verdict, has_variants, support
@@ -184,6 +185,10 @@ class UnsupportedOperator(GraphRule):
         """The converter's answer wins over the tables: agreeing blockers stand, a blocker the
         converter disproved becomes an info line, a failure no table predicted an error."""
         how = f"{path.call} was run ({decision.by})"
+        if decision.converted and decision.detail.startswith(NUMERICS_CAVEAT):
+            yield self.finding(graph, f"{path.call} {decision.detail} for {target}: the exported model computes "
+                               "something else", node=_named_node(graph, decision.detail), target=target,
+                               severity=Severity.WARNING, paths=(path.name,))
         if decision.converted and blockers:
             ops = ", ".join(dict.fromkeys(f.op for f in blockers if f.op))
             yield replace(blockers[0], severity=Severity.INFO, message=(
