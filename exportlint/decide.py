@@ -18,6 +18,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Callable
 
 from exportlint.targets import Target
@@ -110,7 +111,7 @@ class DecisionCache:
         from exportlint.tables.probe.harness import library_versions
 
         versions = library_versions(*_LIBRARIES[target.family])
-        return json.dumps([__version__, str(target), path, versions], sort_keys=True)
+        return json.dumps([__version__, _runners_digest(), str(target), path, versions], sort_keys=True)
 
     def _load(self) -> dict[str, Any]:
         try:
@@ -139,6 +140,15 @@ class DecisionCache:
             os.replace(tmp, self.path)
         except OSError:
             pass  # a cache that cannot be written is only slower
+
+
+@cache
+def _runners_digest() -> str:
+    """This module's text: a decision made by other runner code is not reused."""
+    import hashlib
+
+    with open(__file__, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()[:16]
 
 
 _LIBRARIES = {"onnx": ("torch", "onnx", "onnxscript", "onnxruntime"), "coreml": ("torch", "coremltools"),
