@@ -50,6 +50,11 @@ def _roi_align_cpu(input, rois, spatial_scale, pooled_height, pooled_width, samp
     return _roi_align.__wrapped__(input, rois, spatial_scale, pooled_height, pooled_width, sampling_ratio, aligned)
 
 
+def _has_ops() -> bool:
+    """A def, not a lambda: torch.jit scripts it when tracing torchvision's batched_nms."""
+    return True
+
+
 def _install() -> None:
     spec = importlib.util.find_spec("torchvision")
     if spec is None:
@@ -68,7 +73,7 @@ def _install() -> None:
 
     import torchvision.extension
 
-    torchvision.extension._has_ops = lambda: True
+    torchvision.extension._has_ops = _has_ops
 
 
 _LIBRARIES = []  # a Library's registrations live as long as the object
