@@ -96,7 +96,7 @@ def test_user_code_cannot_corrupt_stdout_or_exit(fmt, models, capfd):
         assert [t["exportable"] for m in doc["models"] for t in m["targets"]] == [True, False, False, False, False]
     else:
         run = doc["runs"][0]
-        assert sorted(r["ruleId"] for r in run["results"]) == ["EXL003"] * 4
+        assert sorted(r["ruleId"] for r in run["results"] if r["level"] != "note") == ["EXL003"] * 4
         assert [m["model"] for m in run["properties"]["models"]] == ["m.py:good", *BAD]
 
 
@@ -104,7 +104,7 @@ def test_jit_trace_fallback_prints_no_graph_dumps(models, capfd):
     """A failed torch.export printed its partial graph (~37 lines) before the jit.trace fallback."""
     rc = main(["check", "m.py:branchy", "--no-recapture"])
     out, err = capfd.readouterr()
-    assert rc == 1 and "captured with torch.jit.trace" in out
+    assert rc == 0 and "captured with torch.jit.trace" in out  # the TorchScript exporter converts it
     assert "def forward" not in out + err and err.strip() == "printed at import", err
 
 
@@ -142,8 +142,9 @@ def test_bert_findings_point_into_transformers_and_name_the_call_site(tmp_path, 
         assert f["location"]["path"].endswith("transformers/models/bert/modeling_bert.py")
         assert f["called_from"] == {"path": "bert.py", "line": 13}
     assert main(["check", "bert.py:build", "--target", "onnx:13", "--no-recapture"]) == 1
-    lines = [ln for ln in capfd.readouterr().out.splitlines() if ": EXL101 [onnx:13] aten.scaled_dot" in ln]
-    assert len(set(lines)) == 2 and all(ln.endswith("called from bert.py:13)") for ln in lines)
+    lines = [ln for ln in capfd.readouterr().out.splitlines() if ": EXL101 [onnx:13 dynamo] aten.scaled_dot" in ln]
+    # both layers' findings are at one library line: one grouped line, counted (JSON keeps both)
+    assert len(lines) == 1 and "(2 times)" in lines[0] and lines[0].endswith("called from bert.py:13)")
     assert "(in bert.encoder.layer.0.attention.self, called from bert.py:13)" in lines[0]
 
 
