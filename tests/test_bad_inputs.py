@@ -9,7 +9,6 @@ import json
 import os
 import pickle
 import socket
-import sys
 import textwrap
 import zipfile
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from typing import Callable
 
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import run_cli
 from exportlint.cli import main
 
 # The good input mixed into every run: a source file with one EXL501 finding.

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import resource
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 

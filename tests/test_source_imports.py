@@ -7,8 +7,6 @@ import json
 import subprocess
 import sys
 
-from conftest import ROOT
-
 # Frameworks, the graph IR's dependencies, and exportlint's graph side: none is needed to lint source.
 HEAVY = ("torch", "tensorflow", "coremltools", "onnx", "onnxruntime", "networkx", "numpy",
          "exportlint.capture", "exportlint.fix", "exportlint.tables",
