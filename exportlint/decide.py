@@ -1,25 +1,26 @@
 """Decide conversion paths with the real converters, where the tables are not the last word.
 
 `decide` modes (`Options.decide`): "static" runs nothing; "auto" (the default) runs the converter
-of each path the tables cannot decide (an op form no probe covered, a missing table), and the ONNX paths'
-own translation — `torch.onnx.export` of the ExportedProgram already captured (dynamo) and of the
-module (TorchScript exporter), then the produced opset, `onnx.checker` and ONNX Runtime against
-PyTorch's outputs: seconds, torch only; "confirm" (`--confirm`) also runs every other installed
-converter per path: Core ML (`ct.convert` of the ExportedProgram and of `torch.jit.trace`;
-conversion only, prediction needs macOS) and TFLite (`litert_torch.convert`, the ops the flatbuffer
-needs, then a run in the LiteRT interpreter; for `tflite:gpu` the GPU-delegate rules on the converted nodes, an estimate without a
-device). TensorRT needs a GPU: never run. A converter's answer, when it ran, is the path's verdict.
+of each path the tables cannot decide (an op form no probe covered, a missing table), and the paths a
+family runs always (`Family.auto_paths`: the ONNX paths' own translation — `torch.onnx.export` of the
+ExportedProgram already captured (dynamo) and of the module (TorchScript exporter), then the produced
+opset, `onnx.checker` and ONNX Runtime against PyTorch's outputs: seconds, torch only); "confirm"
+(`--confirm`) also runs every other installed converter per path. Each family's unit
+(`exportlint.families.<name>`, `Family.runner`) holds its converter: Core ML (conversion only,
+prediction needs macOS), TFLite (convert, then a run in the LiteRT interpreter; `tflite:gpu` an
+estimate without a device), ExecuTorch (lowering with the delegate's partitioner, the `.pte` run where
+the runtime runs here), OpenVINO (convert, compile and run on the CPU plugin). TensorRT needs a GPU:
+never run. A converter's answer, when it ran, is the path's verdict.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Callable
+from typing import Any
 
 from exportlint.targets import Target
 
@@ -52,6 +53,20 @@ class Subject:
     program: Any = None
     torchscript: Any = None
 
+    def expected(self) -> list:
+        """PyTorch's outputs on the example inputs, flattened to tensors: what a runtime must match."""
+        import torch
+
+        with torch.no_grad():
+            out = self.model(*self.inputs)
+        return [t for t in torch.utils._pytree.tree_leaves(out) if isinstance(t, torch.Tensor)]
+
+    def traced(self) -> Any:
+        """The module the TorchScript paths convert: the one captured, else a fresh trace."""
+        import torch
+
+        return self.torchscript or torch.jit.trace(self.model, self.inputs, check_trace=False, strict=False)
+
     def fingerprint(self) -> str:
         """What decides a conversion: both captured graphs (ops, arguments, shapes, dtypes) and the
         example inputs' shapes and dtypes. Weights are left out: they do not change which ops a
@@ -72,9 +87,9 @@ def decide(subject: Subject, targets: list[Target], mode: str, undecided: set[tu
     `cache`, a decision made before for the same graphs and library versions is reused."""
     if mode == "static":
         return []
-    runs = [(t, p.name, _RUNNERS[t.family, p.name]) for t in targets for p in t.paths("aten")
-            if (t.family, p.name) in _RUNNERS
-            and (mode == "confirm" or t.family == "onnx" or (str(t), p.name) in undecided)]
+    runs = [(t, p.name, t.unit.runner(p.name)) for t in targets for p in t.paths("aten")
+            if t.unit.runner(p.name) is not None
+            and (mode == "confirm" or p.name in t.unit.auto_paths or (str(t), p.name) in undecided)]
     if not runs:
         return []
     known_graphs = subject.program is not None or subject.torchscript is not None
@@ -84,7 +99,7 @@ def decide(subject: Subject, targets: list[Target], mode: str, undecided: set[tu
     try:
         out = []
         for target, path, runner in runs:
-            by = TRANSLATION if mode == "auto" and target.family == "onnx" else CONVERTER
+            by = TRANSLATION if mode == "auto" and path in target.unit.auto_paths else CONVERTER
             known = store.get(target, path, by) if store else None
             out.append(known or _run(subject, target, path, runner, by))
             if store and known is None and out[-1].converted is not None:
@@ -110,8 +125,9 @@ class DecisionCache:
         from exportlint import __version__
         from exportlint.tables.probe.harness import library_versions
 
-        versions = library_versions(*_LIBRARIES[target.family])
-        return json.dumps([__version__, _runners_digest(), str(target), path, versions], sort_keys=True)
+        versions = library_versions(*target.unit.libraries)
+        return json.dumps([__version__, _runners_digest(target.family), str(target), path, versions],
+                          sort_keys=True)
 
     def _load(self) -> dict[str, Any]:
         try:
@@ -143,16 +159,18 @@ class DecisionCache:
 
 
 @cache
-def _runners_digest() -> str:
-    """This module's text: a decision made by other runner code is not reused."""
+def _runners_digest(family: str) -> str:
+    """This module's text and the family unit's: a decision made by other runner code is not reused."""
     import hashlib
+    import inspect
 
-    with open(__file__, "rb") as fh:
-        return hashlib.sha256(fh.read()).hexdigest()[:16]
+    from exportlint.family import all_families
 
-
-_LIBRARIES = {"onnx": ("torch", "onnx", "onnxscript", "onnxruntime"), "coreml": ("torch", "coremltools"),
-              "tflite": ("torch", "litert-torch", "ai-edge-litert")}
+    digest = hashlib.sha256()
+    for path in (__file__, inspect.getfile(all_families()[family])):
+        with open(path, "rb") as fh:
+            digest.update(fh.read())
+    return digest.hexdigest()[:16]
 
 
 def _run(subject: Subject, target: Target, path: str, runner, by: str) -> Decision:
@@ -171,111 +189,3 @@ def _run(subject: Subject, target: Target, path: str, runner, by: str) -> Decisi
 def first_line(exc: BaseException) -> str:
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()  # torch.onnx colours its errors
     return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"[:400]
-
-
-def _expected(subject: Subject) -> list:
-    import torch
-
-    with torch.no_grad():
-        out = subject.model(*subject.inputs)
-    return [t for t in torch.utils._pytree.tree_leaves(out) if isinstance(t, torch.Tensor)]
-
-
-def _onnx(exporter: str) -> Callable[[Subject, Target], tuple[bool, str]]:
-    def run(subject: Subject, target: Target) -> tuple[bool, str]:
-        import logging
-        import warnings
-
-        import onnx
-        import torch
-
-        from exportlint.tables.probe.onnx_runner import validate
-
-        opset = int(target.version)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            logging.getLogger("torch.onnx").setLevel(logging.ERROR)
-            if exporter == "dynamo":
-                source = subject.program if subject.program is not None else subject.model
-                args = () if subject.program is not None else subject.inputs
-                proto = torch.onnx.export(source, args, dynamo=True, opset_version=opset,
-                                          verbose=False).model_proto
-            else:
-                buffer = io.BytesIO()
-                torch.onnx.export(_torchscript(subject), subject.inputs, buffer, dynamo=False, opset_version=opset)
-                proto = onnx.load_from_string(buffer.getvalue())
-        result = validate(proto, opset, subject.inputs, _expected(subject), deterministic=True)
-        if result.reason.startswith("onnxruntime: output differs"):  # it converts: the numbers are a warning
-            return True, f"{NUMERICS_CAVEAT}: {result.reason.removeprefix('onnxruntime: ')}"
-        if result.status != "supported":
-            return False, result.reason
-        return True, f"torch.onnx.export(dynamo={exporter == 'dynamo'}) produced {target}; onnx.checker and onnxruntime agree"
-    return run
-
-
-def _torchscript(subject: Subject) -> Any:
-    """The module the TorchScript paths convert: the one captured, else a fresh trace."""
-    import torch
-
-    return subject.torchscript or torch.jit.trace(subject.model, subject.inputs, check_trace=False, strict=False)
-
-
-def _coreml(path: str) -> Callable[[Subject, Target], tuple[bool, str]]:
-    def run(subject: Subject, target: Target) -> tuple[bool, str]:
-        import coremltools as ct
-        import torch
-
-        if path == "export":
-            program = subject.program if subject.program is not None else torch.export.export(
-                subject.model, subject.inputs)
-            source, kwargs = program.run_decompositions({}), {}
-        else:
-            from exportlint.tables.probe.coreml import tensor_type
-
-            source = _torchscript(subject)
-            kwargs = {"inputs": [tensor_type(t) for t in subject.inputs]}  # int64 declared int32, as a user must
-        ct.convert(source, convert_to="mlprogram", skip_model_load=True,
-                   minimum_deployment_target=getattr(ct.target, target.version), **kwargs)
-        return True, f"coremltools.convert at {target.version} (conversion only: prediction needs macOS)"
-    return run
-
-
-def _tflite(subject: Subject, target: Target) -> tuple[bool, str]:
-    import litert_torch
-
-    from exportlint.tables.probe.litert import gpu_blockers, read_tflite
-
-    edge = litert_torch.convert(subject.model, subject.inputs)
-    ops, nodes = read_tflite(edge.model_content())
-    custom = [op.removeprefix("CUSTOM:") for op in ops if op.startswith("CUSTOM:")]
-    if target.version == "select":
-        custom = [op for op in custom if not op.startswith("Flex")]
-    if custom:
-        return False, f"litert_torch.convert needs ops outside {target}: {', '.join(custom)}"
-    if target.version != "select":  # no flex delegate here to run select-TF ops
-        _run_litert(edge.model_content(), subject.inputs)
-    if target.version == "gpu":
-        blockers = gpu_blockers(nodes)
-        if blockers:
-            return False, "GPU delegate would not take: " + "; ".join(blockers[:3]) + " (estimate, no device)"
-        return True, f"litert_torch.convert: all {len(nodes)} nodes fit the GPU delegate (estimate, no device)"
-    return True, f"litert_torch.convert: {len(nodes)} nodes, {len(ops)} op kinds"
-
-
-def _run_litert(content: bytes, inputs: tuple) -> None:
-    """Run the flatbuffer once in the LiteRT interpreter (kernels for every op, and it runs), inputs
-    cast to the types it declares (litert-torch makes int64 inputs int32)."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_content=content)
-    interpreter.allocate_tensors()
-    for detail, value in zip(sorted(interpreter.get_input_details(), key=lambda d: d["index"]), inputs):
-        interpreter.set_tensor(detail["index"], value.numpy().astype(detail["dtype"]))
-    interpreter.invoke()
-
-
-_RUNNERS: dict[tuple[str, str], Callable[[Subject, Target], tuple[bool, str]]] = {
-    ("onnx", "dynamo"): _onnx("dynamo"), ("onnx", "torchscript"): _onnx("torchscript"),
-    ("coreml", "export"): _coreml("export"), ("coreml", "trace"): _coreml("trace"),
-    ("tflite", "litert"): _tflite,
-}

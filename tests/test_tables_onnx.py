@@ -11,7 +11,7 @@ from exportlint.tables import Status, load_table, support
 from exportlint.tables.generate import aten_onnx, onnx_onnx, onnx_tensorrt
 from exportlint.tables.probe import onnx_runner
 from exportlint.tables.query import op_support, table_summaries
-from exportlint.targets import FAMILIES
+from exportlint.targets import all_targets
 
 SPOT = {  # the default (dynamo) exporter's verdicts (TABLES.md spot checks)
     "aten.acosh.default": Status.SUPPORTED,
@@ -102,8 +102,7 @@ def test_onnx_dialect_availability():
 
 def test_query_covers_every_target():
     result = op_support("aten.conv2d.default")
-    assert set(result) == {f"{f}:{v}" if (f, v) != ("tflite", "builtins") else "tflite"
-                           for f, vs in FAMILIES.items() for v in vs}
+    assert set(result) == {str(t) for t in all_targets()} and "tflite" in result
     assert result["onnx:13"].status is Status.SUPPORTED
     summary = {(s.dialect, s.family): s for s in table_summaries()}[("aten", "onnx")]
     assert summary.libraries["torch"] and summary.counts["13"]["supported"] > 0

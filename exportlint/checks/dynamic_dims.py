@@ -76,15 +76,6 @@ class UnsupportedDynamicDim(GraphRule):
 
 
 def _problem(dim: DynamicDim, target: Target) -> tuple[Severity, str] | None:
-    unbounded = dim.min is None or dim.max is None
-    if target.family == "tflite" and target.version == "gpu":
-        return Severity.ERROR, ("the TFLite GPU delegate needs static shapes and leaves the model to "
-                                "the CPU; convert one model per size")
-    if target.family == "coreml" and unbounded:
-        return Severity.WARNING, ("Core ML runs unbounded flexible shapes on the CPU only; give a range "
-                                  f"(--dynamic {dim.input}:{dim.dim}={dim.name}:MIN..MAX, ct.RangeDim(MIN, MAX))")
-    if target.family == "tensorrt" and unbounded:
-        return Severity.ERROR, ("TensorRT needs an optimization profile (min/opt/max) for each dynamic dim; "
-                                f"give a range (--dynamic {dim.input}:{dim.dim}={dim.name}:MIN..MAX)")
-    return None
-
+    """The target family's dynamic-shape policy (`Family.dynamic_problem`)."""
+    problem = target.unit.dynamic_problem(dim, target.version)
+    return (Severity(problem[0]), problem[1]) if problem else None

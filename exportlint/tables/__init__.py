@@ -9,13 +9,19 @@ File schema (``schema_version`` 1)::
                     "libraries": {"torch": "2.13.0+cpu", ...}, "sources": [...], ...},
      "ops": {"aten.grid_sampler_2d.default": {"*": ENTRY, "16": ENTRY, ...}}}
 
+``"partial": true`` marks a table whose probe run stopped before the end (its budget): an ATen op it
+does not list is "unverified" (not probed yet), not unknown.
+
 Optional ``"dtypes": {VERSION_OR_*: {"float64": ENTRY, "int64": ENTRY, ...}}`` says how the target
 treats each dtype (``status`` "supported", "unsupported", or "narrowed": silently cast to 32 bits).
 
-An ENTRY is ``{"status": "supported"|"unsupported"|"unverified", "reason": str, "evidence":
-"probe"|"registry"|"docs", "via": str, "note": str, ...}``; the key is a version of the family,
-or ``"*"`` for every version not listed. ``note`` is context in words that no rule reads (older
-tables, tf-* and onnx-tensorrt, still call it ``conditions``).
+An ENTRY is ``{"status": "supported"|"unsupported"|"unverified"|"fallback", "reason": str, "evidence":
+"probe"|"registry"|"docs", "via": str, "note": str, "produces": [OP, ...], ...}``; the key is a version
+of the family, or ``"*"`` for every version not listed. ``note`` is context in words that no rule reads
+(older tables, tf-* and onnx-tensorrt, still call it ``conditions``). ``produces`` lists the target's
+ops the deciding probe made (older tables: ``onnx_ops``, ``mil_ops``, ``tflite_ops``). ``fallback``
+(a delegate version, e.g. ``executorch:xnnpack``): the model converts, but the delegate does not take
+the op, which runs on the runtime's own CPU kernels.
 
 Conditions (support that depends on the node's form)
 ----------------------------------------------------
@@ -71,6 +77,9 @@ class Status(str, Enum):
     UNVERIFIED = "unverified"  # the converter's registry claims it; no probe confirmed it
     NARROWED = "narrowed"  # dtypes only: accepted but silently cast to a narrower type
     UNKNOWN = "unknown"  # not in the table at all
+    # converts, but the target's delegate does not take it: it runs on the runtime's fallback kernels
+    # (ExecuTorch's portable kernels), slower
+    FALLBACK = "fallback"
 
 
 @dataclass(frozen=True)
@@ -293,64 +302,51 @@ def _verdict(entry: dict[str, Any] | None) -> Verdict:
         hop=entry.get("hop", ""),
         note=entry.get("note") or entry.get("conditions", ""),
         exporters=entry.get("exporters", {}),
-        produces=tuple(entry.get("onnx_ops") or entry.get("mil_ops") or entry.get("tflite_ops") or ()),
+        produces=tuple(entry.get("produces") or entry.get("onnx_ops") or entry.get("mil_ops")
+                       or entry.get("tflite_ops") or ()),
         decided_by=tuple(entry.get("decided_by", ())),
         form=entry.get("form", ""),
     )
 
 
-# Multi-hop conversion paths. A target family without a direct table for a dialect is reached through
-# intermediate dialects: the hop graph (networkx, built on first use) has dialects and families as
-# nodes; an edge is a hop with a table (`dialect-family.json`) and a rule that picks the version of
-# the intermediate format for the final target version.
-# TensorRT's ONNX parser reads ONNX up to opset 17 (8.6) / 20 (10.x), per onnx-tensorrt's docs.
-TENSORRT_MAX_ONNX_OPSET = {"8.6": "17", "10": "20"}
-_HOPS = (
-    # (from dialect, to dialect/family, hop name, version of `to` for a final target version)
-    ("aten", "onnx", "torch->onnx", lambda final: TENSORRT_MAX_ONNX_OPSET[final]),
-    ("onnx", "tensorrt", "onnx->tensorrt", lambda final: final),
-)
-_RANK = {Status.SUPPORTED: 0, Status.UNVERIFIED: 1, Status.UNKNOWN: 2, Status.UNSUPPORTED: 3}
+# Multi-hop conversion paths. A target family without a table for a dialect is reached through the
+# intermediate format its unit names (`Family.via`, e.g. TensorRT through ONNX), at the version of the
+# intermediate its unit picks for each of its own versions (`Family.hop_version`).
+_RANK = {Status.SUPPORTED: 0, Status.FALLBACK: 1, Status.UNVERIFIED: 2, Status.UNKNOWN: 3, Status.UNSUPPORTED: 4}
 
 
-@cache
-def _hop_graph():
-    import networkx as nx
-
-    graph = nx.DiGraph()
-    for src, dst, name, pick in _HOPS:
-        graph.add_edge(src, dst, name=name, pick=pick)
-    return graph
+def _has_table(dialect: str, family: str) -> bool:
+    return load_table(dialect, family) is not None
 
 
 def conversion_path(dialect: str, family: str) -> list[tuple[str, str, str]]:
     """The hops (from, to, hop name) from `dialect` to `family`; [] when a direct table exists."""
-    import networkx as nx
+    from exportlint.family import all_families
 
-    if load_table(dialect, family) is not None:
-        return []
-    graph = _hop_graph()
-    try:
-        nodes = nx.shortest_path(graph, dialect, family)
-    except (nx.NetworkXNoPath, nx.NodeNotFound):
-        return []
-    return [(a, b, graph.edges[a, b]["name"]) for a, b in zip(nodes, nodes[1:])]
+    unit = all_families().get(family)
+    return unit.route(dialect, _has_table) if unit else []
+
+
+def _hop_target(target: Target, dst: str) -> Target:
+    """The target of the hop into `dst` (the intermediate format, or the final family) for `target`."""
+    return Target(dst, target.unit.hop_version(dst, target.version))
 
 
 def _direct(op: str, target: Target, dialect: str, form: Form | None = None) -> Verdict:
     table = load_table(dialect, target.family)
     if table is None:  # no generated table: nothing is decided, nothing is known to fail
         return Verdict(Status.UNVERIFIED, reason=f"no {dialect}-{target.family} table")
-    return _verdict(_entry(table, op, target.version, form))
+    entry = _entry(table, op, target.version, form)
+    if entry is None and table.get("partial") and op.startswith("aten."):
+        return Verdict(Status.UNVERIFIED, reason=f"not probed yet for {target} (the {dialect}-{target.family} "
+                                                 "table's probe run is partial)")
+    return _verdict(entry)
 
 
 def _first_hop(target: Target, dialect: str) -> Target:
     """The target of the first conversion hop from `dialect` (the target itself when direct)."""
     path = conversion_path(dialect, target.family)
-    if not path:
-        return target
-    src, dst, _ = path[0]
-    return Target(dst, _hop_graph().edges[src, dst]["pick"](target.version))
+    return _hop_target(target, path[0][1]) if path else target
 
 
 def _multi_hop(op: str, target: Target, dialect: str, path: list[tuple[str, str, str]],
@@ -359,8 +355,7 @@ def _multi_hop(op: str, target: Target, dialect: str, path: list[tuple[str, str,
     The verdict is the worst hop's, naming that hop."""
     ops, verdicts = [op], []
     for src, dst, name in path:
-        pick = _hop_graph().edges[src, dst]["pick"]
-        hop_target = Target(dst, pick(target.version))
+        hop_target = _hop_target(target, dst)
         table = load_table(src, dst)
         produced: set[str] = set()
         for current in ops:

@@ -7,13 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exportlint.tables import Verdict, available_tables, candidate_keys, support
-from exportlint.targets import FAMILIES, Target
+from exportlint.targets import all_targets
 
 
 def op_support(op: str, dialect: str = "aten") -> dict[str, Verdict]:
     """The op's verdict for every target and version, keyed by target string (`onnx:13`, ...)."""
-    return {str(t): support(op, t, dialect)
-            for t in (Target(f, v) for f, versions in FAMILIES.items() for v in versions)}
+    return {str(t): support(op, t, dialect) for t in all_targets()}
 
 
 @dataclass(frozen=True)
@@ -87,8 +86,15 @@ def render_op(text: str, dialect: str = "aten") -> str:
 
 
 def render_summaries() -> str:
-    """`exportlint targets`: provenance, then per version the counts by status and the probed share."""
+    """`exportlint targets`: each target family (from its unit), then each table's provenance and, per
+    version, the counts by status and the probed share."""
+    from exportlint.docs import family_lines
+    from exportlint.family import all_families
+
     lines = []
+    for unit in all_families().values():
+        lines += [f"{unit.name}: {unit.title}", *(f"    {line[2:]}".replace("`", "") for line in family_lines(unit))]
+    lines.append("")
     for s in table_summaries():
         libs = ", ".join(f"{k} {v}" for k, v in sorted(s.libraries.items())) or "documented facts"
         lines.append(f"{s.dialect}-{s.family}: {s.ops} ops, generated {s.generated} by {s.generator} "

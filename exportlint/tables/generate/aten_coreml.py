@@ -14,11 +14,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from exportlint.targets import FAMILIES
+from exportlint.family import family
 from exportlint.tables.probe import harness
 
 GENERATOR_VERSION = "1"
-VERSIONS = FAMILIES["coreml"]
+VERSIONS = family("coreml").versions
 LIBRARIES = ("torch", "coremltools", "numpy")
 _NARROWED = ("Core ML has no 64-bit tensors: coremltools casts {0} inputs and constants to {1} "
              "silently (no MIL op type domain holds {0})")

@@ -13,12 +13,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from exportlint.targets import FAMILIES
+from exportlint.family import family
 from exportlint.tables.probe import harness
 from exportlint.tables.probe.litert import GPU_BOOL_OPS, GPU_INT32_OPS, GPU_OPS, GPU_SOURCE, gpu_blockers
 
 GENERATOR_VERSION = "1"
-VERSIONS = FAMILIES["tflite"]
+VERSIONS = family("tflite").versions
 LIBRARIES = ("torch", "litert-torch", "ai-edge-torch", "ai-edge-litert", "jax")
 _GPU_DTYPE = "the GPU delegate computes in float32/float16"
 DTYPES = {

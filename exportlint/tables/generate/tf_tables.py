@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from exportlint.capture.tensorflow import CALLS, CONSTANT_LIKE, PASS_THROUGH
-from exportlint.targets import FAMILIES
+from exportlint.family import family
 
 GENERATOR = "exportlint.tables.generate.tf_tables"
 GENERATOR_VERSION = 1
-COREML_TARGETS = FAMILIES["coreml"]
-ONNX_OPSETS = FAMILIES["onnx"]
+COREML_TARGETS = family("coreml").versions
+ONNX_OPSETS = family("onnx").versions
 # Opsets probed with tf2onnx (the others take the nearest earlier probed result): where tf2onnx's
 # handlers change for common ops (Resize 11, Split/Squeeze/Reduce* 13, LayerNorm-era 17, 18).
 ONNX_PROBE_OPSETS = ("9", "11", "13", "17", "18")
@@ -510,7 +510,7 @@ def build_tables(probes: list[ProbeResult]) -> dict[str, dict[str, Any]]:
             onnx_ops[key] = entries
     gpu_note = f"GPU delegate rules: {GPU_SOURCE}"
     return {
-        "tflite": {"versions": list(FAMILIES["tflite"]), "ops": tflite_ops,
+        "tflite": {"versions": list(family("tflite").versions), "ops": tflite_ops,
                    "sources": ["tf.lite.TFLiteConverter probes", gpu_note],
                    "dtypes": {"*": {"float64": _entry("unsupported", "TFLite builtins have no float64 kernels for "
                                                        "most ops", "docs")}}},

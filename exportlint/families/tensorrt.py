@@ -1,0 +1,32 @@
+"""TensorRT: reached through ONNX (the default exporter's ONNX, then TensorRT's ONNX parser). Needs a
+GPU: never run here."""
+
+from __future__ import annotations
+
+from exportlint.family import EXPORT_GRAPH, ConversionPath, Family
+
+
+class TensorRT(Family):
+    name = "tensorrt"
+    title = "TensorRT"
+    versions = ("8.6", "10")
+    default = "10"
+    paths = (ConversionPath("dynamo", EXPORT_GRAPH, "torch.onnx.export(dynamo=True), then TensorRT"),)
+    # TensorRT parses ONNX: judged through the default exporter's ONNX. Its ONNX parser reads ONNX up
+    # to opset 17 (8.6) / 20 (10.x), per onnx-tensorrt's docs.
+    via = "onnx"
+    via_versions = {"8.6": "17", "10": "20"}
+    generators = ("onnx_tensorrt",)
+    docs = ("Through the ONNX tables (the opset TensorRT's parser reads) and onnx-tensorrt's operator "
+            "support; never run (needs a GPU).")
+
+    @classmethod
+    def version_text(cls, version: str) -> str:
+        return f"TensorRT {version}"
+
+    @classmethod
+    def dynamic_problem(cls, dim, version):
+        if dim.min is None or dim.max is None:
+            return "error", ("TensorRT needs an optimization profile (min/opt/max) for each dynamic dim; "
+                             f"give a range (--dynamic {dim.input}:{dim.dim}={dim.name}:MIN..MAX)")
+        return None

@@ -1,0 +1,170 @@
+"""What a target family is: one class per deployment runtime, as `Rule` is one class per rule.
+
+A `Family` subclass (one module under `exportlint.families`, found by discovery as rules are) carries
+everything about its target: name and versions, the conversion paths a PyTorch model takes to it, how
+it is reached from each front end (its own tables, or through ONNX at which opset), its dynamic-shape
+policy, the real converter `decide` runs per path (`--confirm`), and its table generator and probe.
+Adding a target is adding one module here plus its generated table (docs/adding-a-target.md).
+
+Importing this module, or a family module, must not import torch or any converter: the source-only
+pass reads target names through it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, ClassVar
+
+if TYPE_CHECKING:
+    from exportlint.config import DynamicDim
+    from exportlint.decide import Subject
+    from exportlint.targets import Target
+
+# What a conversion path is judged on: torch.export's ATen graph, or the TorchScript graph of
+# torch.jit.trace (which keeps in-place ops, `contiguous`, `to`... and never sees torch.export).
+EXPORT_GRAPH, TRACE_GRAPH = "export", "trace"
+
+
+@dataclass(frozen=True)
+class ConversionPath:
+    """One way a user converts a PyTorch model to a target family."""
+
+    name: str  # "dynamo", "torchscript", "export", "trace", "litert"
+    graph: str  # EXPORT_GRAPH or TRACE_GRAPH
+    call: str  # what the user calls, for messages
+
+
+# A model file (.onnx, .keras, SavedModel) has one way in: its family's converter.
+DIRECT = ConversionPath("direct", EXPORT_GRAPH, "the family's converter")
+
+# A runner converts `Subject` to `Target` for real: (converted, one-line detail). It raises ImportError
+# when its library is missing ("not run") and the converter's own error when the model fails.
+Runner = Callable[["Subject", "Target"], tuple[bool, str]]
+
+
+class Family:
+    """One deployment target family. Subclasses set the class attributes and override the hooks."""
+
+    name: ClassVar[str]  # "onnx", "coreml", ...: the `--target NAME[:VERSION]` prefix
+    title: ClassVar[str]  # "ONNX", "Core ML", ...: for docs and messages
+    # Versions in ascending order ("supported from X" hints walk it), or capability levels / delegates
+    # when `ordered` is False (then no upgrade hints).
+    versions: ClassVar[tuple[str, ...]]
+    default: ClassVar[str]
+    ordered: ClassVar[bool] = True
+    # The conversion paths from a PyTorch model, the converter's default path first.
+    paths: ClassVar[tuple[ConversionPath, ...]]
+    # Reached through another format when there is no table from the front end's dialect: the
+    # intermediate family and, per version of this family, the version of the intermediate used
+    # (TensorRT reads ONNX: {"8.6": "17", "10": "20"}). None: every dialect has its own table.
+    via: ClassVar[str | None] = None
+    via_versions: ClassVar[dict[str, str]] = {}
+    # Distributions whose versions decide a conversion (decision cache keys, table provenance).
+    libraries: ClassVar[tuple[str, ...]] = ()
+    # The paths `decide` runs in "auto" mode even when the tables decide (a translation check, cheap).
+    auto_paths: ClassVar[tuple[str, ...]] = ()
+    # Versions that are a delegate inside a runtime that still runs the rest of the model elsewhere:
+    # an op the delegate does not take makes the model slower, not unconvertible (table status
+    # "fallback"); EXL101 reports a delegation summary for them.
+    delegates: ClassVar[tuple[str, ...]] = ()
+    # Modules of `exportlint.tables.generate` that write this family's tables (families whose
+    # generator predates the family unit); newer families override `generate` in their own module.
+    generators: ClassVar[tuple[str, ...]] = ()
+    docs: ClassVar[str] = ""  # one paragraph for the generated docs: what is checked, how
+
+    # -- names ------------------------------------------------------------------------------------
+
+    @classmethod
+    def target_text(cls, version: str) -> str:
+        return f"{cls.name}:{version}"
+
+    @classmethod
+    def version_text(cls, version: str) -> str:
+        """A version in words, for "supported from ..." hints ("opset 17", "TensorRT 10")."""
+        return version
+
+    # -- reach ------------------------------------------------------------------------------------
+
+    @classmethod
+    def route(cls, dialect: str, has_table: Callable[[str, str], bool]) -> list[tuple[str, str, str]]:
+        """The hops (from, to, hop name) from a graph of `dialect` to this family; [] when a table
+        (`has_table(dialect, family)`) gives the answer directly or no route is known."""
+        if has_table(dialect, cls.name) or cls.via is None:
+            return []
+        hops = [] if dialect == cls.via else [(dialect, cls.via, f"{_hop_name(dialect)}->{cls.via}")]
+        if hops and not has_table(dialect, cls.via):
+            return []
+        return [*hops, (cls.via, cls.name, f"{cls.via}->{cls.name}")]
+
+    @classmethod
+    def hop_version(cls, family: str, version: str) -> str:
+        """The version of `family` (this one, or the intermediate) a hop to `version` of this family uses."""
+        return version if family == cls.name else cls.via_versions[version]
+
+    # -- policies ---------------------------------------------------------------------------------
+
+    @classmethod
+    def dynamic_problem(cls, dim: DynamicDim, version: str) -> tuple[str, str] | None:
+        """(severity "error" or "warning", why) when a dim marked dynamic does not suit this version."""
+        return None
+
+    # -- the real converter -----------------------------------------------------------------------
+
+    @classmethod
+    def runner(cls, path: str) -> Runner | None:
+        """The function that converts for real along `path` (None: never run here)."""
+        return None
+
+    # -- tables -----------------------------------------------------------------------------------
+
+    @classmethod
+    def generate(cls, out_dir: Path, probe: bool, budget: float | None = None) -> list[Path]:
+        """Write this family's generated tables (`python -m exportlint.tables.generate NAME`); with
+        `probe`, re-run its one-op probes first (for at most `budget` seconds, where supported)."""
+        out: list[Path] = []
+        for name in cls.generators:
+            out += importlib.import_module(f"exportlint.tables.generate.{name}").generate(out_dir, probe)
+        return out
+
+
+def _hop_name(dialect: str) -> str:
+    return {"aten": "torch", "torchscript": "torch"}.get(dialect, dialect)
+
+
+def _walk(cls: type[Family]):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _walk(sub)
+
+
+@cache
+def all_families() -> dict[str, type[Family]]:
+    """Families by name, in discovery order (module name). Every module of `exportlint.families`
+    is imported; a class with a `name` of its own is a family."""
+    import exportlint.families as pkg
+
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        importlib.import_module(f"{pkg.__name__}.{info.name}")
+    found: dict[str, type[Family]] = {}
+    for cls in _walk(Family):
+        name = cls.__dict__.get("name")
+        if name is None:
+            continue
+        if name in found:
+            raise RuntimeError(f"duplicate target family {name}: {found[name]} and {cls}")
+        found[name] = cls
+    order = ("onnx", "coreml", "tflite", "tensorrt")  # the first four first, as the docs list them
+    return dict(sorted(found.items(), key=lambda kv: (kv[0] not in order, order.index(kv[0])
+                                                      if kv[0] in order else 0, kv[0])))
+
+
+def family(name: str) -> type[Family]:
+    return all_families()[name]
+
+
+__all__ = ["DIRECT", "EXPORT_GRAPH", "TRACE_GRAPH", "ConversionPath", "Family", "Runner", "all_families",
+           "family"]
