@@ -60,10 +60,6 @@ def _plain_conv():
     return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU()), (torch.randn(1, 3, 8, 8),)
 
 
-def version_text(target: Target, version: str) -> str:
-    return {"onnx": f"opset {version}", "tensorrt": f"TensorRT {version}"}.get(target.family, version)
-
-
 class UnsupportedOperator(GraphRule):
     """
     ## What it does
@@ -118,6 +114,7 @@ class UnsupportedOperator(GraphRule):
                 if seen is None:  # not captured: EXL001 says why
                     continue
                 groups = list(_groups(seen, target, path))
+                yield from _delegation(self, seen, target, path, groups)
                 yield from self._unprobed_form(seen, target, path, groups)
                 yield from self._unproven(seen, target, path, groups)
                 blockers = [self._blocked(seen, node, target, path, v)
@@ -175,7 +172,7 @@ class UnsupportedOperator(GraphRule):
         if verdict.reason:
             message += f": {verdict.reason}"
         if verdict.since:
-            message += f"; supported from {version_text(target, verdict.since)}"
+            message += f"; supported from {target.unit.version_text(verdict.since)}"
         if verdict.evidence == "registry" and verdict.status is Status.UNSUPPORTED:
             message += " (per the converter's registry; no one-op conversion confirmed it)"
         return self.finding(graph, message, node=node, target=target, paths=(path.name,))
@@ -202,6 +199,26 @@ class UnsupportedOperator(GraphRule):
                 node = _named_node(graph, decision.detail)
                 yield self.finding(graph, f"{path.call} fails for {target}: {decision.detail} ({how}; the "
                                    "tables found no blocker)", node=node, target=target, paths=(path.name,))
+
+
+def _delegation(rule: GraphRule, graph: OpGraph, target: Target, path: ConversionPath,
+                groups: list[tuple[list[OpNode], Verdict]]) -> Iterable[Finding]:
+    """At a delegate (`Family.delegates`, e.g. executorch:xnnpack): a warning per op the delegate does
+    not take (it runs on the runtime's fallback kernels), and the model's delegation summary."""
+    if target.version not in target.unit.delegates:
+        return
+    fallback = [(nodes, v) for nodes, v in groups if v.status is Status.FALLBACK]
+    for nodes, verdict in fallback:
+        first = min(nodes, key=lambda n: (n.location is None, n.location))
+        yield rule.finding(graph, f"{first.op} falls back from {_where(target, path)}: {verdict.reason}",
+                           node=first, target=target, severity=Severity.WARNING, paths=(path.name,))
+    delegated = sum(len(nodes) for nodes, v in groups if v.status is Status.SUPPORTED)
+    total = sum(len(nodes) for nodes, _ in groups)
+    if total:
+        rest = "; fallback: " + ", ".join(f"{nodes[0].op} x{len(nodes)}" for nodes, _ in fallback) if fallback else ""
+        yield rule.finding(graph, f"delegation summary for {_where(target, path)}: {delegated} of {total} op "
+                           f"nodes ({delegated / total:.0%}) delegated per the tables{rest}", target=target,
+                           severity=Severity.INFO, paths=(path.name,))
 
 
 # Dialects whose tables list every op the converter knows: an op in none of them does not convert.

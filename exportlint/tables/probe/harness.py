@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 
+RTOL, ATOL = 1e-3, 1e-4  # how close a runtime's outputs must be to PyTorch's
 TIMED_OUT = "probe timed out"  # the start of a timed-out record's error: the next run retries it
 
 
@@ -36,10 +37,30 @@ class ProbeRecord:
     produced: list[str] = field(default_factory=list)  # target ops produced (e.g. TFLite op codes)
     nodes: list[list[Any]] = field(default_factory=list)  # [target op, [runtime input dtypes]] per node
     note: str = ""  # e.g. "select-TF ops: converted, not run"
+    # version -> target-side ops a delegate did not take (they run on the runtime's fallback kernels)
+    fallback: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ProbeRecord:
         return cls(**data)
+
+
+def compare_outputs(expected: list[Any], got: list[Any], compare_values: bool, runtime: str) -> str | None:
+    """None when a runtime's outputs (`got`, arrays or tensors, in order) match PyTorch's tensors
+    `expected` in number, shape and (with `compare_values`) values, else why not."""
+    import numpy as np
+
+    if len(got) != len(expected):
+        return f"{runtime} returned {len(got)} outputs, PyTorch {len(expected)}"
+    for want, have in zip(expected, got):
+        want, have = want.detach().numpy(), np.asarray(have.detach() if hasattr(have, "detach") else have)
+        if want.shape != have.shape:
+            return f"{runtime}: output shape {list(have.shape)} differs from PyTorch {list(want.shape)}"
+        if compare_values and not np.allclose(have.astype(np.float64), want.astype(np.float64),
+                                              rtol=RTOL, atol=ATOL, equal_nan=True):
+            diff = np.nanmax(np.abs(have.astype(np.float64) - want.astype(np.float64)))
+            return f"{runtime}: output differs from PyTorch (max abs diff {diff:.3g})"
+    return None
 
 
 def first_line(exc: BaseException) -> str:
@@ -52,16 +73,26 @@ def _resolve(spec: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module), name)
 
 
+READY = "ready"  # a worker's first line: set up (catalogue built, `prepare` run); probes time from here
+STARTUP_TIMEOUT = 900.0
+
+
 class _Worker:
     def __init__(self, probe_fn: str, log: IO[str] | None):
         self.proc = subprocess.Popen(
             [sys.executable, "-m", __name__, probe_fn], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=log or subprocess.DEVNULL, text=True, bufsize=1,
         )
+        assert self.proc.stdout
+        ready, _, _ = select.select([self.proc.stdout], [], [], STARTUP_TIMEOUT)
+        if not ready or self.proc.stdout.readline().strip() != READY:
+            self.stop()  # `ask` then reports the crash for the first probe
 
     def ask(self, name: str, timeout: float) -> dict[str, Any] | str:
         """The worker's JSON answer, or an error string (timeout, crash)."""
         assert self.proc.stdin and self.proc.stdout
+        if not self.alive():
+            return f"converter crashed the process (exit code {self.proc.returncode})"
         self.proc.stdin.write(name + "\n")
         self.proc.stdin.flush()
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
@@ -115,6 +146,8 @@ def _serve(probe_fn: str) -> None:
 
     fn = _resolve(probe_fn)
     probes = catalog()
+    getattr(fn, "prepare", lambda: None)()  # heavy imports before the first probe's clock starts
+    out.write(READY + "\n")
     for line in sys.stdin:
         name = line.strip()
         try:
@@ -275,6 +308,24 @@ def _conditional(op: str, v: str, ev: _Evidence, produced_key: str,
     return conditional_entry(op, variants, unmatched)
 
 
+def mark_fallback(probed: dict[str, dict[str, dict[str, Any]]], records: Iterable[ProbeRecord],
+                  delegates: Iterable[str], reason: str) -> None:
+    """Turn "supported" entries at a delegate version into "fallback" where the deciding probe left the
+    op (or, for the probe about it, anything) outside the delegate (`ProbeRecord.fallback`); `reason`
+    is formatted with `version`."""
+    by_name = {r.name: r for r in records}
+    for op, per_version in probed.items():
+        for v in delegates:
+            entry = per_version.get(v)
+            for e in [entry, *(entry or {}).get("variants", [])]:
+                rec = by_name.get((e or {}).get("probe", ""))
+                if e is None or e["status"] != "supported" or rec is None:
+                    continue
+                left = rec.fallback.get(v, [])
+                if left and (op in left or rec.op == op):
+                    e.update(status="fallback", reason=f"{reason.format(version=v)}: {', '.join(left)}")
+
+
 def overlay(ops: dict[str, dict[str, dict[str, Any]]], probed: dict[str, dict[str, dict[str, Any]]],
             versions: Iterable[str]) -> None:
     """Replace registry entries in `ops` by probe entries, version by version."""
@@ -366,11 +417,13 @@ def library_versions(*names: str) -> dict[str, str]:
 
 
 def probe_all(probe_fn: str, out_path: os.PathLike[str] | str, libraries: dict[str, str],
-              timeout: float = 120.0) -> list[ProbeRecord]:
+              timeout: float = 120.0, budget: float | None = None) -> list[ProbeRecord]:
     """Run every catalogue probe not yet recorded for these libraries, and write the records as JSON.
     Records already in `out_path` (committed) or in the temporary partial file of an interrupted run
     are kept when they were made with the same libraries, except probes that timed out (re-run). Converter output goes to a log in the
-    temporary directory."""
+    temporary directory. With `budget` (seconds), stop starting probes after that time and write what
+    is done (`"remaining"` counts the rest; the next run resumes). Hand-written probes (layers and
+    functionals) run before the generated ones."""
     import tempfile
 
     from exportlint.tables.probe.catalog import catalog
@@ -390,20 +443,25 @@ def probe_all(probe_fn: str, out_path: os.PathLike[str] | str, libraries: dict[s
     if not partial.is_file() or not lines or lines[0] != {"probe": probe_fn, "libraries": libraries}:
         partial.write_text(json.dumps({"probe": probe_fn, "libraries": libraries}) + "\n", encoding="utf-8")
     done = {n: r for n, r in done.items() if not r.error.startswith(TIMED_OUT)}  # a busy machine: retry
-    todo = [n for n in sorted(probes) if n not in done]
+    todo = sorted((n for n in probes if n not in done), key=lambda n: (probes[n].origin != "nn", n))
+    started = time.monotonic()
     print(f"probing {len(todo)} catalogue entries ({len(done)} resumed); log: {stem}.log", file=sys.stderr)
     with open(f"{stem}.log", "a", encoding="utf-8") as log, open(partial, "a", encoding="utf-8") as keep:
         for record in run_probes(probe_fn, todo, {n: p.op for n, p in probes.items()}, timeout, log):
             keep.write(json.dumps(asdict(record)) + "\n")
             keep.flush()
             done[record.name] = record
+            if budget is not None and time.monotonic() - started > budget:
+                break
     records = [done[n] for n in sorted(done) if n in probes]
+    remaining = sum(1 for n in probes if n not in done)
     data = {"generated": datetime.date.today().isoformat(), "probe": probe_fn, "libraries": libraries,
-            "timeout_s": timeout, "probes": [asdict(r) for r in records]}
+            "timeout_s": timeout, "remaining": remaining, "probes": [asdict(r) for r in records]}
     with open(out_path, "w", encoding="utf-8") as f:
         json.dump(data, f, indent=1, sort_keys=True)
         f.write("\n")
-    partial.unlink()
+    if not remaining:
+        partial.unlink()
     return records
 
 
@@ -420,7 +478,7 @@ def count_entries(ops: dict[str, dict[str, dict[str, Any]]], versions: Iterable[
         for per_version in ops.values():
             e = per_version.get(v) or per_version.get("*")
             if e:
-                c[e["status"]] += 1
+                c[e["status"]] = c.get(e["status"], 0) + 1
                 c["probed"] += e.get("evidence") == "probe"
     return out
 
@@ -469,17 +527,20 @@ def assemble(family: str, versions: tuple[str, ...], ops: dict[str, dict[str, di
         },
         "dtypes": dtypes,
         "ops": dict(sorted(ops.items())),
+        # probes not run yet (a run stopped by its budget): ATen ops outside `ops` are not decided
+        **({"partial": True} if probe_meta.get("remaining") else {}),
     }
 
 
 def generate_table(out_dir: os.PathLike[str] | str, name: str, probe_fn: str | None, libraries: tuple[str, ...],
-                   build: Callable[[list[ProbeRecord], dict[str, Any]], dict[str, Any]]) -> Path:
+                   build: Callable[[list[ProbeRecord], dict[str, Any]], dict[str, Any]],
+                   budget: float | None = None) -> Path:
     """The common body of a generator: with `probe_fn`, re-run the probes into `rules/probes/NAME.json`;
     then build the table from the committed probe file and write `OUT_DIR/NAME.json`."""
     probes = Path(__file__).resolve().parents[3] / "rules" / "probes" / f"{name}.json"
     if probe_fn:
         probes.parent.mkdir(parents=True, exist_ok=True)
-        probe_all(probe_fn, probes, library_versions(*libraries))
+        probe_all(probe_fn, probes, library_versions(*libraries), budget=budget)
     meta = json.loads(probes.read_text(encoding="utf-8")) if probes.is_file() else {"probes": []}
     records = [ProbeRecord.from_json(r) for r in meta["probes"]]
     out = Path(out_dir) / f"{name}.json"

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from exportlint.tables.probe.harness import ProbeRecord, first_line
+from exportlint.tables.probe.harness import ATOL, RTOL, ProbeRecord, first_line
 
 if TYPE_CHECKING:
     from exportlint.tables.probe.catalog import OneOp
-
-RTOL, ATOL = 1e-3, 1e-4
 
 GPU_SOURCE = ("google-ai-edge/LiteRT@f67457790c9c2ab67347d6fe53270e8d3df20868 "
               "tflite/tools/versioning/gpu_compatibility.cc (CheckGpuDelegateCompatibility)")

@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from exportlint.tables.probe.catalog import OneOp, catalog, exported_ops
+from exportlint.tables.probe.harness import ATOL, RTOL
 
 OPSETS = tuple(range(9, 24))
 TORCHLIB_OPSET = 18
 EXPORTERS = ("dynamo", "torchscript")
-RTOL, ATOL = 1e-3, 1e-4
 
 
 @dataclass
