@@ -1,0 +1,102 @@
+"""OpenVINO: `ov.convert_model` of the ExportedProgram, compiled and run on the CPU plugin.
+
+Target `openvino:cpu` (the CPU plugin: the one that runs here). The table `aten-openvino.json` is proven
+by one-op models of the probe catalogue: converted from their ExportedProgram, compiled for the CPU,
+run and compared with PyTorch; `produces` lists the OpenVINO operation types the conversion made.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from exportlint.family import EXPORT_GRAPH, ConversionPath, Family
+
+LIBRARIES = ("torch", "openvino")
+TABLE = "aten-openvino"
+GENERATOR_VERSION = "1"
+DEVICE = {"cpu": "CPU"}
+
+
+class OpenVINO(Family):
+    name = "openvino"
+    title = "OpenVINO"
+    versions = ("cpu",)
+    default = "cpu"
+    ordered = False  # devices, not versions
+    paths = (ConversionPath("export", EXPORT_GRAPH, "ov.convert_model(ExportedProgram)"),)
+    libraries = LIBRARIES
+    docs = ("Converted with `ov.convert_model` from the ExportedProgram, compiled with `ov.compile_model` "
+            "for the CPU plugin and run against PyTorch's outputs.")
+
+    @classmethod
+    def runner(cls, path: str):
+        return convert_and_run if path == "export" else None
+
+    @classmethod
+    def generate(cls, out_dir: Path, probe: bool, budget: float | None = None) -> list[Path]:
+        from exportlint.tables.probe import harness
+
+        probe_fn = f"{__name__}:probe_case" if probe else None
+        return [harness.generate_table(out_dir, TABLE, probe_fn, LIBRARIES, build_table, budget)]
+
+
+def convert(program: Any, inputs: tuple, version: str) -> tuple[list[str], list[Any]]:
+    """Convert, compile for `version`'s device and run: (OpenVINO op types, outputs)."""
+    import openvino as ov
+
+    model = ov.convert_model(program)
+    ops = sorted({op.get_type_name() for op in model.get_ops()} - {"Parameter", "Result", "Constant"})
+    compiled = ov.compile_model(model, DEVICE[version])
+    result = compiled([t.detach().numpy() for t in inputs])
+    return ops, [result[out] for out in compiled.outputs]
+
+
+def convert_and_run(subject: Any, target: Any) -> tuple[bool, str]:
+    """The `--confirm` check: convert the captured ExportedProgram, compile, run, compare."""
+    import torch
+
+    from exportlint.tables.probe.harness import compare_outputs
+
+    program = subject.program if subject.program is not None else torch.export.export(subject.model, subject.inputs)
+    ops, outputs = convert(program, subject.inputs, target.version)
+    problem = compare_outputs(subject.expected(), outputs, True, "OpenVINO")
+    if problem:
+        return False, problem
+    return True, f"ov.convert_model: {len(ops)} OpenVINO op types; compiled and ran on {DEVICE[target.version]}"
+
+
+def probe_case(case: Any) -> Any:
+    import torch
+
+    from exportlint.tables.probe.catalog import exported_ops
+    from exportlint.tables.probe.harness import ProbeRecord, compare_outputs, first_line
+
+    module, inputs = case.build()
+    record = ProbeRecord(name=case.name, op=case.op, conditions=case.conditions)
+    try:
+        program, record.ops = exported_ops(module, inputs)
+    except Exception as exc:  # noqa: BLE001 - not exportable: the probe says nothing about OpenVINO
+        record.error = f"torch.export: {first_line(exc)}"
+        return record
+    with torch.no_grad():
+        out = module(*inputs)
+    expected = [t for t in torch.utils._pytree.tree_leaves(out) if isinstance(t, torch.Tensor)]
+    for version in OpenVINO.versions:
+        try:
+            record.produced, got = convert(program, inputs, version)
+            record.results[version] = compare_outputs(expected, got, case.deterministic, "OpenVINO")
+        except Exception as exc:  # noqa: BLE001 - the converter's error is the result
+            record.results[version] = first_line(exc)
+    return record
+
+
+def build_table(records: list[Any], probe_meta: dict[str, Any]) -> dict[str, Any]:
+    from exportlint.tables.probe import harness
+
+    return harness.assemble(
+        "openvino", OpenVINO.versions, {}, harness.merge(records, OpenVINO.versions, "produces"), records,
+        probe_meta, generator=__name__, generator_version=GENERATOR_VERSION, libraries=LIBRARIES, sources=[
+            "probes: torch.export, openvino.convert_model(ExportedProgram), compile_model(CPU), run and "
+            "compared with PyTorch"],
+        registry={}, dtypes={})
