@@ -9,6 +9,9 @@ Families, each target x conversion path (label: {"ok", "error": first line or ""
   coreml  coreml:iOS15/iOS16 x export|trace: ct.convert of ExportedProgram.run_decompositions({}) or of
           torch.jit.trace(...), mlprogram, skip_model_load (prediction needs macOS).
   tflite  tflite x litert: litert_torch.convert, then the LiteRT interpreter runs it; ok iff builtin ops only.
+  executorch  executorch:xnnpack|portable x export: to_edge_transform_and_lower(ExportedProgram,
+          partitioner=[XnnpackPartitioner()] or none), to_executorch(), then executorch.runtime runs the .pte.
+  openvino  openvino:cpu x export: ov.convert_model(ExportedProgram), compile_model(CPU), one inference.
 A timeout or a crash of the subprocess is a failure label with its reason. Resumable: labelled pairs are kept.
 """
 
@@ -36,11 +39,15 @@ PAIRS = {
     "onnx": [(f"onnx:{n}", p) for n in (13, 17, 18) for p in ("dynamo", "torchscript")],
     "coreml": [(f"coreml:{t}", p) for t in ("iOS15", "iOS16") for p in ("export", "trace")],
     "tflite": [("tflite", "litert")],
+    "executorch": [("executorch:xnnpack", "export"), ("executorch:portable", "export")],
+    "openvino": [("openvino:cpu", "export")],
 }
 VERSIONS = {
     "onnx": ["torch", "onnx", "onnxscript", "onnxruntime"],
     "coreml": ["torch", "coremltools", "numpy"],
     "tflite": ["torch", "litert-torch", "ai-edge-litert", "tensorflow-cpu"],
+    "executorch": ["torch", "executorch"],
+    "openvino": ["torch", "openvino"],
 }
 CORPUS_VERSIONS = ["transformers", "torchvision", "timm"]
 ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
@@ -140,6 +147,29 @@ def _tflite(model, args, target: str, path: str) -> None:
     interpreter.invoke()
 
 
+def _executorch(model, args, target: str, path: str) -> None:
+    import torch
+    from executorch.exir import to_edge_transform_and_lower
+    from executorch.runtime import Runtime
+
+    partitioner = []
+    if target == "executorch:xnnpack":
+        from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+
+        partitioner = [XnnpackPartitioner()]
+    program = to_edge_transform_and_lower(torch.export.export(model, args), partitioner=partitioner).to_executorch()
+    flat = [a for a in args if isinstance(a, torch.Tensor)]
+    Runtime.get().load_program(program.buffer).load_method("forward").execute(flat)
+
+
+def _openvino(model, args, target: str, path: str) -> None:
+    import openvino as ov
+    import torch
+
+    compiled = ov.compile_model(ov.convert_model(torch.export.export(model, args)), "CPU")
+    compiled([a.numpy() for a in args if isinstance(a, torch.Tensor)])
+
+
 def worker(family: str, model_id: str, out: str) -> None:
     import contextlib
 
@@ -148,7 +178,8 @@ def worker(family: str, model_id: str, out: str) -> None:
     torch.set_num_threads(1)
     module, factory = model_id.split(".", 1)
     make = getattr(_load(module), factory)
-    convert = {"onnx": _onnx, "coreml": _coreml, "tflite": _tflite}[family]
+    convert = {"onnx": _onnx, "coreml": _coreml, "tflite": _tflite, "executorch": _executorch,
+               "openvino": _openvino}[family]
     for target, path in PAIRS[family]:
         model, args = make()
         start = time.perf_counter()

@@ -417,13 +417,13 @@ def library_versions(*names: str) -> dict[str, str]:
 
 
 def probe_all(probe_fn: str, out_path: os.PathLike[str] | str, libraries: dict[str, str],
-              timeout: float = 120.0, budget: float | None = None) -> list[ProbeRecord]:
+              timeout: float = 120.0, budget: float | None = None, first: Iterable[str] = ()) -> list[ProbeRecord]:
     """Run every catalogue probe not yet recorded for these libraries, and write the records as JSON.
     Records already in `out_path` (committed) or in the temporary partial file of an interrupted run
     are kept when they were made with the same libraries, except probes that timed out (re-run). Converter output goes to a log in the
     temporary directory. With `budget` (seconds), stop starting probes after that time and write what
-    is done (`"remaining"` counts the rest; the next run resumes). Hand-written probes (layers and
-    functionals) run before the generated ones."""
+    is done (`"remaining"` counts the rest; the next run resumes). The probes named in `first` run
+    first, then the hand-written ones (layers and functionals), then the generated ones."""
     import tempfile
 
     from exportlint.tables.probe.catalog import catalog
@@ -443,7 +443,9 @@ def probe_all(probe_fn: str, out_path: os.PathLike[str] | str, libraries: dict[s
     if not partial.is_file() or not lines or lines[0] != {"probe": probe_fn, "libraries": libraries}:
         partial.write_text(json.dumps({"probe": probe_fn, "libraries": libraries}) + "\n", encoding="utf-8")
     done = {n: r for n, r in done.items() if not r.error.startswith(TIMED_OUT)}  # a busy machine: retry
-    todo = sorted((n for n in probes if n not in done), key=lambda n: (probes[n].origin != "nn", n))
+    first = list(first)
+    todo = sorted((n for n in probes if n not in done),
+                  key=lambda n: (n not in first, first.index(n) if n in first else 0, probes[n].origin != "nn", n))
     started = time.monotonic()
     print(f"probing {len(todo)} catalogue entries ({len(done)} resumed); log: {stem}.log", file=sys.stderr)
     with open(f"{stem}.log", "a", encoding="utf-8") as log, open(partial, "a", encoding="utf-8") as keep:

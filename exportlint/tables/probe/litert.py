@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from exportlint.tables.probe.harness import ATOL, RTOL, ProbeRecord, first_line
+from exportlint.tables.probe.harness import ProbeRecord, compare_outputs, first_line
 
 if TYPE_CHECKING:
     from exportlint.tables.probe.catalog import OneOp
@@ -175,24 +175,13 @@ def read_tflite(model: bytes) -> tuple[list[str], list[list[Any]]]:
 
 
 def _compare(expected: Any, got: dict[str, Any], compare_values: bool) -> str | None:
-    """None when the interpreter's outputs match PyTorch's, else why not."""
-    import numpy as np
+    """None when the interpreter's outputs (by signature name, `output_N`) match PyTorch's, else why not."""
     import torch
 
     flat = [expected] if isinstance(expected, torch.Tensor) else [
         t for t in torch.utils._pytree.tree_leaves(expected) if isinstance(t, torch.Tensor)]
     outs = [got[k] for k in sorted(got, key=lambda k: int(k.rsplit("_", 1)[-1]))]
-    if len(outs) != len(flat):
-        return f"LiteRT returned {len(outs)} outputs, PyTorch {len(flat)}"
-    for want, have in zip(flat, outs):
-        want = want.detach().numpy()
-        if want.shape != np.shape(have):
-            return f"output shape {list(np.shape(have))} differs from PyTorch {list(want.shape)}"
-        if compare_values and not np.allclose(np.asarray(have, dtype=np.float64), want.astype(np.float64),
-                                              rtol=RTOL, atol=ATOL, equal_nan=True):
-            diff = np.nanmax(np.abs(np.asarray(have, dtype=np.float64) - want.astype(np.float64)))
-            return f"output differs from PyTorch (max abs diff {diff:.3g})"
-    return None
+    return compare_outputs(flat, outs, compare_values, "LiteRT")
 
 
 def probe_case(case: OneOp) -> ProbeRecord:

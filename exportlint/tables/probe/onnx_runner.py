@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from exportlint.tables.probe.catalog import OneOp, catalog, exported_ops
-from exportlint.tables.probe.harness import ATOL, RTOL
+from exportlint.tables.probe.harness import compare_outputs
 
 OPSETS = tuple(range(9, 24))
 TORCHLIB_OPSET = 18
@@ -110,7 +110,6 @@ def _flat_outputs(out: Any) -> list[Any]:
 def validate(model: Any, requested: int, inputs: tuple, expected: list[Any],
              deterministic: bool) -> OpsetResult:
     """Check opset, checker and ONNX Runtime numerics of one exported ModelProto."""
-    import numpy as np
     import onnx
     import onnxruntime as ort
 
@@ -132,19 +131,9 @@ def validate(model: Any, requested: int, inputs: tuple, expected: list[Any],
         got = session.run(None, feeds)
     except Exception as e:
         return OpsetResult("unsupported", f"onnxruntime: {first_line(e)}", opset, ops)
-    if len(got) != len(expected):
-        return OpsetResult("unsupported", f"onnxruntime: {len(got)} outputs, PyTorch gave "
-                                          f"{len(expected)}", opset, ops)
-    for g, e in zip(got, expected):
-        e = e.detach().numpy()
-        if tuple(g.shape) != tuple(e.shape):
-            return OpsetResult("unsupported", f"onnxruntime: output shape {tuple(g.shape)}, "
-                                              f"PyTorch {tuple(e.shape)}", opset, ops)
-        if deterministic and not np.allclose(g.astype(np.float64), e.astype(np.float64),
-                                             rtol=RTOL, atol=ATOL, equal_nan=True):
-            err = float(np.nanmax(np.abs(g.astype(np.float64) - e.astype(np.float64))))
-            return OpsetResult("unsupported", f"onnxruntime: output differs from PyTorch (max abs "
-                                              f"error {err:.3g})", opset, ops)
+    problem = compare_outputs(expected, got, deterministic, "onnxruntime")
+    if problem:
+        return OpsetResult("unsupported", problem, opset, ops)
     return OpsetResult("supported", "", opset, ops)
 
 
