@@ -2,7 +2,8 @@
 
 Tables are JSON files under the top-level `rules/tables/` (shipped in the wheel as
 `exportlint.ruledata`), one per (dialect, family): `aten-onnx.json`, `aten-coreml.json`, ...
-File schema (``schema_version`` 1)::
+File schema (``schema_version`` 1; the JSON Schema `rules/table.schema.json` every table is tested
+against)::
 
     {"schema_version": 1, "dialect": "aten", "family": "onnx", "versions": ["9", ..., "23"],
      "provenance": {"generator": ..., "generator_version": ..., "generated": "YYYY-MM-DD",
