@@ -19,6 +19,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, ClassVar
 
+from exportlint.discovery import collect
+
 if TYPE_CHECKING:
     from exportlint.config import DynamicDim
     from exportlint.decide import Subject
@@ -71,10 +73,21 @@ class Family:
     # an op the delegate does not take makes the model slower, not unconvertible (table status
     # "fallback"); EXL101 reports a delegation summary for them.
     delegates: ClassVar[tuple[str, ...]] = ()
+    # The functions of this family's module that convert for real, per conversion path name.
+    runners: ClassVar[dict[str, str]] = {}
+    # The family's own probe table: `table` (rules/tables/TABLE.json, rules/probes/TABLE.json) built
+    # by its module's `build_table(records, probe_meta)` from the records of its `probe_case(OneOp)`.
+    table: ClassVar[str | None] = None
     # Modules of `exportlint.tables.generate` that write this family's tables (families whose
-    # generator predates the family unit); newer families override `generate` in their own module.
+    # generator predates the family unit).
     generators: ClassVar[tuple[str, ...]] = ()
     docs: ClassVar[str] = ""  # one paragraph for the generated docs: what is checked, how
+    version_words: ClassVar[str] = "{version}"  # a version in messages: "opset {version}"
+    # Dynamic-shape policy (EXL203), as data: versions that need every shape static, with why; and
+    # (severity "error" | "warning", why) for a dynamic dim without a MIN..MAX range. `why` may use
+    # {hint}: the `--dynamic` flag with a range for that dim.
+    static_shapes: ClassVar[dict[str, str]] = {}
+    unbounded_dims: ClassVar[tuple[str, str] | None] = None
 
     # -- names ------------------------------------------------------------------------------------
 
@@ -85,7 +98,7 @@ class Family:
     @classmethod
     def version_text(cls, version: str) -> str:
         """A version in words, for "supported from ..." hints ("opset 17", "TensorRT 10")."""
-        return version
+        return cls.version_words.format(version=version)
 
     # -- reach ------------------------------------------------------------------------------------
 
@@ -110,6 +123,11 @@ class Family:
     @classmethod
     def dynamic_problem(cls, dim: DynamicDim, version: str) -> tuple[str, str] | None:
         """(severity "error" or "warning", why) when a dim marked dynamic does not suit this version."""
+        if version in cls.static_shapes:
+            return "error", cls.static_shapes[version]
+        if cls.unbounded_dims and (dim.min is None or dim.max is None):
+            severity, why = cls.unbounded_dims
+            return severity, why.format(hint=f"--dynamic {dim.input}:{dim.dim}={dim.name}:MIN..MAX")
         return None
 
     # -- the real converter -----------------------------------------------------------------------
@@ -117,7 +135,8 @@ class Family:
     @classmethod
     def runner(cls, path: str) -> Runner | None:
         """The function that converts for real along `path` (None: never run here)."""
-        return None
+        name = cls.runners.get(path)
+        return getattr(importlib.import_module(cls.__module__), name) if name else None
 
     # -- tables -----------------------------------------------------------------------------------
 
@@ -126,6 +145,12 @@ class Family:
         """Write this family's generated tables (`python -m exportlint.tables.generate NAME`); with
         `probe`, re-run its one-op probes first (for at most `budget` seconds, where supported)."""
         out: list[Path] = []
+        if cls.table:
+            from exportlint.tables.probe import harness
+
+            module = importlib.import_module(cls.__module__)
+            probe_fn = f"{cls.__module__}:probe_case" if probe else None
+            out.append(harness.generate_table(out_dir, cls.table, probe_fn, cls.libraries, module.build_table, budget))
         for name in cls.generators:
             out += importlib.import_module(f"exportlint.tables.generate.{name}").generate(out_dir, probe)
         return out
@@ -133,12 +158,6 @@ class Family:
 
 def _hop_name(dialect: str) -> str:
     return {"aten": "torch", "torchscript": "torch"}.get(dialect, dialect)
-
-
-def _walk(cls: type[Family]):
-    for sub in cls.__subclasses__():
-        yield sub
-        yield from _walk(sub)
 
 
 @cache
@@ -149,14 +168,7 @@ def all_families() -> dict[str, type[Family]]:
 
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
         importlib.import_module(f"{pkg.__name__}.{info.name}")
-    found: dict[str, type[Family]] = {}
-    for cls in _walk(Family):
-        name = cls.__dict__.get("name")
-        if name is None:
-            continue
-        if name in found:
-            raise RuntimeError(f"duplicate target family {name}: {found[name]} and {cls}")
-        found[name] = cls
+    found = collect(Family, "name")
     order = ("onnx", "coreml", "tflite", "tensorrt")  # the first four first, as the docs list them
     return dict(sorted(found.items(), key=lambda kv: (kv[0] not in order, order.index(kv[0])
                                                       if kv[0] in order else 0, kv[0])))

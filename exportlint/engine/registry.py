@@ -9,17 +9,12 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from exportlint.discovery import collect
 from exportlint.engine.rule import Rule
 
 if TYPE_CHECKING:
     from exportlint.config import Options
     from exportlint.source.rule import SourceRule
-
-
-def _walk(cls: type[Rule]):
-    for sub in cls.__subclasses__():
-        yield sub
-        yield from _walk(sub)
 
 
 SOURCE_MODULES = "source_"  # the source rules live in exportlint.checks.source_*
@@ -32,15 +27,7 @@ def _modules() -> list[str]:
 
 
 def _collect(base: type[Rule]) -> dict[str, type[Rule]]:
-    rules: dict[str, type[Rule]] = {}
-    for cls in _walk(base):
-        code = cls.__dict__.get("code")
-        if code is None:
-            continue
-        if code in rules:
-            raise RuntimeError(f"duplicate rule code {code}: {rules[code]} and {cls}")
-        rules[code] = cls
-    return dict(sorted(rules.items()))
+    return dict(sorted(collect(base, "code").items()))
 
 
 @cache

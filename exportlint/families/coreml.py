@@ -18,12 +18,8 @@ class CoreML(Family):
     docs = ("`ct.convert` of the ExportedProgram and of `torch.jit.trace` at the deployment target "
             "(conversion only: prediction needs macOS).")
 
-    @classmethod
-    def dynamic_problem(cls, dim, version):
-        if dim.min is None or dim.max is None:
-            return "warning", ("Core ML runs unbounded flexible shapes on the CPU only; give a range "
-                               f"(--dynamic {dim.input}:{dim.dim}={dim.name}:MIN..MAX, ct.RangeDim(MIN, MAX))")
-        return None
+    unbounded_dims = ("warning", "Core ML runs unbounded flexible shapes on the CPU only; give a range "
+                              "({hint}, ct.RangeDim(MIN, MAX))")
 
     @classmethod
     def runner(cls, path: str):

@@ -10,7 +10,6 @@ and, where the runtime runs here (XNNPACK, portable), run in `executorch.runtime
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from exportlint.family import EXPORT_GRAPH, ConversionPath, Family
@@ -39,17 +38,8 @@ class ExecuTorch(Family):
     docs = ("Lowered with `to_edge_transform_and_lower` and the delegate's partitioner, then "
             "`to_executorch()`; the XNNPACK and portable `.pte` also run in `executorch.runtime`. Per op: "
             "delegated, falls back to the portable kernels (a warning), or fails.")
-
-    @classmethod
-    def runner(cls, path: str):
-        return lower_and_run if path == "export" else None
-
-    @classmethod
-    def generate(cls, out_dir: Path, probe: bool, budget: float | None = None) -> list[Path]:
-        from exportlint.tables.probe import harness
-
-        probe_fn = f"{__name__}:probe_case" if probe else None
-        return [harness.generate_table(out_dir, TABLE, probe_fn, LIBRARIES, build_table, budget)]
+    runners = {"export": "lower_and_run"}
+    table = TABLE
 
 
 def _partitioners(version: str) -> list[Any]:
@@ -120,21 +110,11 @@ def delegation_text(version: str, delegated: int, portable: list[str]) -> str:
 def probe_case(case: Any) -> Any:
     """One catalogue probe, lowered for every version; `fallback[version]` lists the edge ops left to
     the portable kernels."""
-    import torch
+    from exportlint.tables.probe.harness import begin_probe, first_line
 
-    from exportlint.tables.probe.catalog import exported_ops
-    from exportlint.tables.probe.harness import ProbeRecord, first_line
-
-    module, inputs = case.build()
-    record = ProbeRecord(name=case.name, op=case.op, conditions=case.conditions)
-    try:
-        program, record.ops = exported_ops(module, inputs)
-    except Exception as exc:  # noqa: BLE001 - not exportable: the probe says nothing about ExecuTorch
-        record.error = f"torch.export: {first_line(exc)}"
+    record, _, program, inputs, expected = begin_probe(case)
+    if program is None:
         return record
-    with torch.no_grad():
-        out = module(*inputs)
-    expected = [t for t in torch.utils._pytree.tree_leaves(out) if isinstance(t, torch.Tensor)]
     for version in ExecuTorch.versions:
         try:
             et, portable, _ = lower(program, version)

@@ -18,12 +18,9 @@ class ONNX(Family):
     libraries = ("torch", "onnx", "onnxscript", "onnxruntime")
     auto_paths = ("dynamo", "torchscript")  # seconds, torch only: run by default
     generators = ("aten_onnx", "torchscript_onnx", "onnx_onnx", "onnx_onnxruntime")
+    version_words = "opset {version}"
     docs = ("`torch.onnx.export` of the ExportedProgram (dynamo) and of the module (TorchScript "
             "exporter), then the produced opset, `onnx.checker` and ONNX Runtime against PyTorch.")
-
-    @classmethod
-    def version_text(cls, version: str) -> str:
-        return f"opset {version}"
 
     @classmethod
     def runner(cls, path: str):

@@ -7,7 +7,6 @@ run and compared with PyTorch; `produces` lists the OpenVINO operation types the
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from exportlint.family import EXPORT_GRAPH, ConversionPath, Family
@@ -28,17 +27,8 @@ class OpenVINO(Family):
     libraries = LIBRARIES
     docs = ("Converted with `ov.convert_model` from the ExportedProgram, compiled with `ov.compile_model` "
             "for the CPU plugin and run against PyTorch's outputs.")
-
-    @classmethod
-    def runner(cls, path: str):
-        return convert_and_run if path == "export" else None
-
-    @classmethod
-    def generate(cls, out_dir: Path, probe: bool, budget: float | None = None) -> list[Path]:
-        from exportlint.tables.probe import harness
-
-        probe_fn = f"{__name__}:probe_case" if probe else None
-        return [harness.generate_table(out_dir, TABLE, probe_fn, LIBRARIES, build_table, budget)]
+    runners = {"export": "convert_and_run"}
+    table = TABLE
 
 
 def convert(program: Any, inputs: tuple, version: str) -> tuple[list[str], list[Any]]:
@@ -67,21 +57,11 @@ def convert_and_run(subject: Any, target: Any) -> tuple[bool, str]:
 
 
 def probe_case(case: Any) -> Any:
-    import torch
+    from exportlint.tables.probe.harness import begin_probe, compare_outputs, first_line
 
-    from exportlint.tables.probe.catalog import exported_ops
-    from exportlint.tables.probe.harness import ProbeRecord, compare_outputs, first_line
-
-    module, inputs = case.build()
-    record = ProbeRecord(name=case.name, op=case.op, conditions=case.conditions)
-    try:
-        program, record.ops = exported_ops(module, inputs)
-    except Exception as exc:  # noqa: BLE001 - not exportable: the probe says nothing about OpenVINO
-        record.error = f"torch.export: {first_line(exc)}"
+    record, _, program, inputs, expected = begin_probe(case)
+    if program is None:
         return record
-    with torch.no_grad():
-        out = module(*inputs)
-    expected = [t for t in torch.utils._pytree.tree_leaves(out) if isinstance(t, torch.Tensor)]
     for version in OpenVINO.versions:
         try:
             record.produced, got = convert(program, inputs, version)

@@ -17,16 +17,8 @@ class TensorRT(Family):
     via = "onnx"
     via_versions = {"8.6": "17", "10": "20"}
     generators = ("onnx_tensorrt",)
+    unbounded_dims = ("error", "TensorRT needs an optimization profile (min/opt/max) for each dynamic dim; "
+                               "give a range ({hint})")
+    version_words = "TensorRT {version}"
     docs = ("Through the ONNX tables (the opset TensorRT's parser reads) and onnx-tensorrt's operator "
             "support; never run (needs a GPU).")
-
-    @classmethod
-    def version_text(cls, version: str) -> str:
-        return f"TensorRT {version}"
-
-    @classmethod
-    def dynamic_problem(cls, dim, version):
-        if dim.min is None or dim.max is None:
-            return "error", ("TensorRT needs an optimization profile (min/opt/max) for each dynamic dim; "
-                             f"give a range (--dynamic {dim.input}:{dim.dim}={dim.name}:MIN..MAX)")
-        return None

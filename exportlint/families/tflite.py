@@ -16,19 +16,14 @@ class TFLite(Family):
     paths = (ConversionPath("litert", EXPORT_GRAPH, "litert_torch.convert"),)
     libraries = ("torch", "litert-torch", "ai-edge-litert")
     generators = ("aten_tflite",)
+    static_shapes = {"gpu": "the TFLite GPU delegate needs static shapes and leaves the model to the CPU; "
+                            "convert one model per size"}
     docs = ("`litert_torch.convert`, the ops the flatbuffer needs, then a run in the LiteRT interpreter; "
             "`tflite:gpu` applies the GPU delegate's rules to the converted nodes (an estimate, no device).")
 
     @classmethod
     def target_text(cls, version: str) -> str:
         return "tflite" if version == "builtins" else f"tflite:{version}"
-
-    @classmethod
-    def dynamic_problem(cls, dim, version):
-        if version == "gpu":
-            return "error", ("the TFLite GPU delegate needs static shapes and leaves the model to "
-                             "the CPU; convert one model per size")
-        return None
 
     @classmethod
     def runner(cls, path: str):

@@ -63,6 +63,26 @@ def compare_outputs(expected: list[Any], got: list[Any], compare_values: bool, r
     return None
 
 
+def begin_probe(case: Any) -> tuple[ProbeRecord, Any, Any, tuple, list[Any]]:
+    """Build and torch.export a catalogue case: (its record with the exported ops, the module, the
+    ExportedProgram, the inputs, PyTorch's outputs as a flat list of tensors). A case that does not export gets a
+    record with `error` set and no program: the probe says nothing about the target."""
+    import torch
+
+    from exportlint.tables.probe.catalog import exported_ops
+
+    module, inputs = case.build()
+    record = ProbeRecord(name=case.name, op=case.op, conditions=case.conditions)
+    try:
+        program, record.ops = exported_ops(module, inputs)
+    except Exception as exc:  # noqa: BLE001 - not exportable
+        record.error = f"torch.export: {first_line(exc)}"
+        return record, module, None, inputs, []
+    with torch.no_grad():
+        out = module(*inputs)
+    return record, module, program, inputs, [t for t in torch.utils._pytree.tree_leaves(out) if isinstance(t, torch.Tensor)]
+
+
 def first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")[:300]

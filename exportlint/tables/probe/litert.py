@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from exportlint.tables.probe.harness import ProbeRecord, compare_outputs, first_line
+from exportlint.tables.probe.harness import ProbeRecord, begin_probe, compare_outputs, first_line
 
 if TYPE_CHECKING:
     from exportlint.tables.probe.catalog import OneOp
@@ -189,14 +189,8 @@ def probe_case(case: OneOp) -> ProbeRecord:
     import torch
     from ai_edge_litert.interpreter import Interpreter
 
-    from exportlint.tables.probe.catalog import exported_ops
-
-    module, inputs = case.build()
-    record = ProbeRecord(name=case.name, op=case.op, conditions=case.conditions)
-    try:
-        _, record.ops = exported_ops(module, inputs)
-    except Exception as exc:  # noqa: BLE001 - not exportable: the probe says nothing about TFLite
-        record.error = f"torch.export: {first_line(exc)}"
+    record, module, program, inputs, expected = begin_probe(case)
+    if program is None:  # not exportable: the probe says nothing about TFLite
         return record
     try:
         model = litert_torch.convert(module, inputs).model_content()
@@ -222,8 +216,6 @@ def probe_case(case: OneOp) -> ProbeRecord:
         if narrowed:  # litert-torch gives 64-bit inputs 32-bit model inputs: feed what the model takes
             record.note = f"model inputs narrowed: {', '.join(narrowed)}"
         got = runner(**{n: a.astype(details[n]["dtype"]) for n, a in feed.items()})
-        with torch.no_grad():
-            expected = module(*inputs)
         outcome = _compare(expected, got, case.deterministic)
     except Exception as exc:  # noqa: BLE001 - the runtime's error is the result
         outcome = f"LiteRT interpreter: {first_line(exc)}"
