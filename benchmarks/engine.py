@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from exportlint.config import Options
+from exportlint.options import Options
 from exportlint.engine.engine import run_rules
 from exportlint.engine.registry import all_rules
 from exportlint.engine.rule import Context

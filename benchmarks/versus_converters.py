@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from exportlint.capture.pytorch import load_spec
-from exportlint.config import Options
+from exportlint.options import Options
 from exportlint.decide import Subject, decide
 from exportlint.run import check_specs
 from exportlint.targets import parse_target

@@ -16,21 +16,11 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from exportlint.errors import UsageError
+from exportlint.options import DynamicDim, Options, PerFileIgnore, matches_code
 from exportlint.targets import Target, parse_target
 
 _DYNAMIC = re.compile(r"^(?P<input>\d+):(?P<dim>\d+)(?:=(?P<name>[A-Za-z_]\w*))?(?::(?P<min>\d*)\.\.(?P<max>\d*))?$")
 _CODE = re.compile(r"^(ALL|EXL\d{0,3})$")
-
-
-@dataclass(frozen=True)
-class DynamicDim:
-    """Input `input` (index), dimension `dim`, marked dynamic with optional bounds."""
-
-    input: int
-    dim: int
-    name: str
-    min: int | None = None
-    max: int | None = None
 
 
 def parse_dynamic(text: str, where: str = "--dynamic") -> DynamicDim:
@@ -46,55 +36,6 @@ def parse_dynamic(text: str, where: str = "--dynamic") -> DynamicDim:
     return DynamicDim(i, d, m["name"] or f"in{i}_dim{d}", low, high)
 
 
-@dataclass(frozen=True)
-class PerFileIgnore:
-    """Codes (or prefixes) ignored in files matching `pattern`, a glob relative to `root`."""
-
-    pattern: str
-    codes: tuple[str, ...]
-    root: Path
-
-    def matches(self, path: str) -> bool:
-        from fnmatch import fnmatch
-
-        p = Path(os.path.realpath(path))  # not resolve(): it raises on a symlink loop
-        try:
-            rel = p.relative_to(self.root).as_posix()
-        except ValueError:
-            rel = p.as_posix()
-        return fnmatch(rel, self.pattern) or fnmatch(p.name, self.pattern)
-
-
-@dataclass
-class Options:
-    targets: list[Target] = field(default_factory=lambda: [parse_target("onnx:18")])
-    select: list[str] = field(default_factory=list)
-    ignore: list[str] = field(default_factory=list)
-    dynamic: list[DynamicDim] = field(default_factory=list)
-    mean: tuple[float, ...] | None = None  # declared input normalisation
-    std: tuple[float, ...] | None = None
-    train: bool = False  # capture in training mode (normally eval)
-    recapture: bool = True  # capture again at other input sizes to find frozen sizes (EXL201)
-    per_file_ignores: list[PerFileIgnore] = field(default_factory=list)
-    # What may decide a conversion path besides the tables (`exportlint.decide`): "static" (tables
-    # only), "auto" (also the ONNX paths' own translation), "confirm" (every installed converter).
-    decide: str = "auto"
-    require_default_path: bool = False  # a target counts as exportable only through its default path
-    script: bool = False  # the TorchScript paths convert torch.jit.script's module, not a trace
-    cache: bool = True  # reuse converter decisions made before for the same graphs (`decide.DecisionCache`)
-
-    def enabled(self, code: str) -> bool:
-        """`code` passes select (empty = ALL) and ignore, by code or prefix."""
-        return _matches(code, self.select or ["ALL"]) and not _matches(code, self.ignore)
-
-    def ignored_in(self, code: str, path: str) -> bool:
-        return any(_matches(code, list(p.codes)) and p.matches(path) for p in self.per_file_ignores)
-
-
-def _matches(code: str, prefixes: Iterable[str]) -> bool:
-    return any(p == "ALL" or code.startswith(p) for p in prefixes)
-
-
 def check_codes(codes: Iterable[str], where: str) -> list[str]:
     """Upper-cased codes or prefixes; UsageError for one that is malformed or matches no rule. The one
     validator of every place codes are read: --select/--ignore, [tool.exportlint], the pytest plugin."""
@@ -106,7 +47,7 @@ def check_codes(codes: Iterable[str], where: str) -> list[str]:
         if not _CODE.match(code):
             raise UsageError(f"{where} {raw!r} is not a rule code or prefix (codes look like EXL101, "
                              "prefixes like EXL2, or ALL)")
-        if not any(_matches(known, [code]) for known in known_codes()):
+        if not any(matches_code(known, [code]) for known in known_codes()):
             raise UsageError(f"{where} {raw!r} matches no rule (`exportlint rules` lists them)")
         out.append(code)
     return out

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Callable, ClassVar
 from exportlint.discovery import collect
 
 if TYPE_CHECKING:
-    from exportlint.config import DynamicDim
+    from exportlint.options import DynamicDim
     from exportlint.decide import Subject
     from exportlint.targets import Target
 

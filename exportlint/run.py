@@ -6,7 +6,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from exportlint.config import ModelEntry, Options
+from exportlint.config import ModelEntry
+from exportlint.options import Options
 from exportlint.engine.engine import graph_rules, run_rules
 from exportlint.engine.registry import all_rules, select
 from exportlint.engine.rule import Context, Finding

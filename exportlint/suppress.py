@@ -24,7 +24,7 @@ from exportlint.engine.rule import Finding, Rule
 from exportlint.ir import Location
 
 if TYPE_CHECKING:
-    from exportlint.config import Options
+    from exportlint.options import Options
     from exportlint.ir import OpGraph
 
 _COMMENT = re.compile(r"#\s*exportlint:\s*ignore\b(?:\[(?P<codes>[^\]]*)\])?", re.I)

@@ -19,7 +19,7 @@ EXAMPLES = ROOT / "examples"
 @cache
 def capture_example(spec: str, train: bool = False):
     """The OpGraph of `examples/<spec>` (file.py:factory), captured once per session."""
-    from exportlint.config import Options
+    from exportlint.options import Options
 
     return capture_path(str(EXAMPLES / spec), Options(train=train))
 
@@ -33,7 +33,7 @@ def capture_path(spec: str, options):
 
 def check(graph, targets, **options):
     """Findings of every rule on `graph` for `targets` (strings)."""
-    from exportlint.config import Options
+    from exportlint.options import Options
     from exportlint.engine.registry import all_rules
     from exportlint.engine.engine import run_rules
     from exportlint.engine.rule import Context

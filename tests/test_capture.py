@@ -6,7 +6,7 @@ import torch
 
 from conftest import EXAMPLES, ROOT, capture_example, capture_path
 from exportlint.capture.pytorch import JIT_TRACE, capture_torch, script_graph, trace_graph
-from exportlint.config import DynamicDim, Options
+from exportlint.options import DynamicDim, Options
 from exportlint.ir import NodeKind
 
 

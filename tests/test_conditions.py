@@ -38,7 +38,7 @@ IDS = [f"{b.__name__}-{t}" for b, _, t, _ in CASES]
 
 def _capture(builder):
     from exportlint.capture.pytorch import capture_torch
-    from exportlint.config import Options
+    from exportlint.options import Options
 
     model, inputs = builder()
     return capture_torch(model, inputs, Options(recapture=False), builder.__name__)

@@ -31,7 +31,7 @@ def test_shape_head_pool_and_view_read_sizes():
     assert "size=[2, -1]" in found[view][0] and "torch.flatten(x, 1)" in found[view][0]
     assert "only correct for input 2x3x32x32" in found[view][0]
     # both lines are ones the source fix rewrites: the graph findings carry it ([*])
-    from exportlint.config import Options
+    from exportlint.options import Options
     from exportlint.report import Report
     from exportlint.run import check_graph
 

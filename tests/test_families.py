@@ -93,7 +93,7 @@ MODELS = {"conv": _conv, "custom": _custom, "cumsum": _cumsum}
 def _graph(name: str):
     from conftest import capture_path  # noqa: F401 - keeps the capture helpers in one place
     from exportlint.capture.pytorch import capture_torch
-    from exportlint.config import Options
+    from exportlint.options import Options
 
     model, inputs = MODELS[name]()
     return capture_torch(model, inputs, Options(), name)

@@ -62,7 +62,7 @@ def test_onnx_blocking_ops_match_pytorch(exported):
     if load_table("onnx", "onnx") is None or load_table("aten", "onnx") is None:
         pytest.skip("onnx-onnx / aten-onnx tables not generated")
     from exportlint.capture.pytorch import capture_torch
-    from exportlint.config import Options
+    from exportlint.options import Options
     from exportlint.tables import Status
 
     if support("aten.grid_sampler.default", "onnx:13").status is Status.UNVERIFIED:

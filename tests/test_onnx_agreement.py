@@ -16,7 +16,7 @@ import torch
 
 from conftest import EXAMPLES, capture_example, check
 from exportlint.capture.spec import call_factory
-from exportlint.config import Options
+from exportlint.options import Options
 from exportlint.decide import Subject, decide
 from exportlint.run import check_specs
 from exportlint.tables.probe.onnx_runner import default_opset

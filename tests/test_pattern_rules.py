@@ -84,7 +84,7 @@ def test_activation_that_the_table_blocks_is_one_error_and_fails_in_coremltools(
 
     from conftest import check
     from exportlint.capture.pytorch import capture_torch
-    from exportlint.config import Options
+    from exportlint.options import Options
 
     model, inputs = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.CELU()).eval(), (torch.randn(1, 8),)
     findings = check(capture_torch(model, inputs, Options(), "celu"), ["coreml:iOS16"])
@@ -108,7 +108,7 @@ def test_pattern_rules_stay_linear_on_a_large_graph():
     """100k ops, 8 targets: the pattern rules together take a few seconds at most."""
     import time
 
-    from exportlint.config import Options
+    from exportlint.options import Options
     from exportlint.engine.engine import run_rules
     from exportlint.engine.registry import all_rules
     from exportlint.engine.rule import Context

@@ -49,7 +49,7 @@ def _capture_example(rule, example, options, tmp_path):
 
 
 def _run_graph_example(rule, example, tmp_path):
-    from exportlint.config import Options
+    from exportlint.options import Options
     from exportlint.engine.engine import run_rules
     from exportlint.engine.rule import Context
     from exportlint.targets import parse_target

@@ -180,7 +180,7 @@ def test_safe_fixes_keep_the_numbers_and_unsafe_ones_change_them():
 
 def test_text_report_marks_safe_fixes_only():
     """`[*]` (ruff's convention): what `exportlint fix` applies without --unsafe-fixes."""
-    from exportlint.config import Options
+    from exportlint.options import Options
     from exportlint.report import Report, render
     from exportlint.run import check_sources
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from exportlint.config import Options
+from exportlint.options import Options
 from exportlint.engine.registry import all_rules
 from exportlint.errors import UsageError
 from exportlint.source import check_files

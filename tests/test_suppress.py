@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from exportlint.checks.suppression import UnusedSuppression
-from exportlint.config import Options, PerFileIgnore
+from exportlint.options import Options, PerFileIgnore
 from exportlint.source import check_files
 from exportlint.source.walker import source_rules
 from exportlint.suppress import apply_suppressions, parse_comment

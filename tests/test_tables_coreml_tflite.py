@@ -184,7 +184,7 @@ def test_verdict_matches_real_converter(name, target):
     from conftest import check
 
     from exportlint.capture.pytorch import capture_torch
-    from exportlint.config import Options
+    from exportlint.options import Options
     from exportlint.engine.rule import Severity
 
     graph = capture_torch(*NETS[name](), Options(), name)

@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from exportlint.config import Options
+from exportlint.options import Options
 from exportlint.errors import LoadError, UsageError, check_regular_file
 from exportlint.ir import CaptureInfo, NodeKind, OpGraph, OpNode, TensorMeta
 

@@ -16,7 +16,7 @@ import re
 import sys
 from typing import Any, Callable, Iterator
 
-from exportlint.config import DynamicDim, Options
+from exportlint.options import DynamicDim, Options
 from exportlint.capture.spec import quiet
 from exportlint.capture.locate import exception_frames, frames_from_text, is_library_file, jit_frames, locate
 from exportlint.errors import LoadError, UsageError

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from exportlint.capture.locate import Frame, locate
-from exportlint.config import Options
+from exportlint.options import Options
 from exportlint.errors import LoadError, UsageError, check_regular_file
 from exportlint.ir import CaptureInfo, Location, NodeKind, OpGraph, OpNode, TensorMeta
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from exportlint.config import DynamicDim
+from exportlint.options import DynamicDim
 from exportlint.engine.rule import Context, Example, Finding, GraphRule, Severity
 from exportlint.ir import OpGraph
 from exportlint.targets import Target

@@ -13,7 +13,7 @@ from exportlint.discovery import collect
 from exportlint.engine.rule import Rule
 
 if TYPE_CHECKING:
-    from exportlint.config import Options
+    from exportlint.options import Options
     from exportlint.source.rule import SourceRule
 
 

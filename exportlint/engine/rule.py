@@ -12,7 +12,7 @@ from exportlint.ir import Location, OpGraph, OpNode
 from exportlint.targets import Target
 
 if TYPE_CHECKING:
-    from exportlint.config import Options
+    from exportlint.options import Options
 
 
 class Severity(str, Enum):

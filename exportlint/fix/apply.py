@@ -16,7 +16,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from exportlint.config import Options
+from exportlint.options import Options
 from exportlint.engine.rule import Applicability, Finding
 from exportlint.errors import UsageError
 from exportlint.fix.measure import Effect, compare

@@ -21,7 +21,7 @@ from exportlint.errors import UsageError
 from exportlint.fix.passes import SUPPRESSED, PassResult, Refusal, RewritePass
 
 if TYPE_CHECKING:
-    from exportlint.config import Options
+    from exportlint.options import Options
     from exportlint.fix.apply import FixResult
 
 

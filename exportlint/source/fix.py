@@ -20,7 +20,7 @@ from exportlint.engine.rule import Applicability, Finding
 from exportlint.source.walker import check_file, check_source, python_files, source_rules
 
 if TYPE_CHECKING:
-    from exportlint.config import Options
+    from exportlint.options import Options
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def fix_files(
     paths: list[Path], unsafe: bool = False, diff: bool = False, options: "Options | None" = None
 ) -> FixReport:
     """Apply safe fixes (and unsafe ones with `unsafe`) to `paths`; with `diff`, write nothing."""
-    from exportlint.config import Options
+    from exportlint.options import Options
     from exportlint.suppress import apply_suppressions, suppressed_by
 
     options = options or Options()

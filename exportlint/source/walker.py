@@ -16,7 +16,7 @@ from exportlint.ir import Location
 from exportlint.source.rule import SourceRule
 
 if TYPE_CHECKING:
-    from exportlint.config import Options
+    from exportlint.options import Options
     from exportlint.source.rule import SourceUnit
 
 SKIP_DIRS = ("__pycache__", "node_modules", "site-packages", "build", "dist")  # and hidden ones
@@ -48,7 +48,7 @@ def python_files(paths: Iterable[Path], skipped: list[Path] | None = None) -> li
 
 def source_rules(options: "Options | None" = None) -> list[type[SourceRule]]:
     """The registry's source rules, after the options' select/ignore."""
-    from exportlint.config import Options
+    from exportlint.options import Options
     from exportlint.engine.registry import select, source_rules as registered
 
     return select(registered(), options or Options())
