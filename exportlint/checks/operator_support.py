@@ -212,13 +212,18 @@ def _delegation(rule: GraphRule, graph: OpGraph, target: Target, path: Conversio
         first = min(nodes, key=lambda n: (n.location is None, n.location))
         yield rule.finding(graph, f"{first.op} falls back from {_where(target, path)}: {verdict.reason}",
                            node=first, target=target, severity=Severity.WARNING, paths=(path.name,))
-    delegated = sum(len(nodes) for nodes, v in groups if v.status is Status.SUPPORTED)
-    total = sum(len(nodes) for nodes, _ in groups)
+    count = {s: sum(len(nodes) for nodes, v in groups if v.status is s) for s in Status}
+    total = sum(count.values())
     if total:
-        rest = "; fallback: " + ", ".join(f"{nodes[0].op} x{len(nodes)}" for nodes, _ in fallback) if fallback else ""
-        yield rule.finding(graph, f"delegation summary for {_where(target, path)}: {delegated} of {total} op "
-                           f"nodes ({delegated / total:.0%}) delegated per the tables{rest}", target=target,
-                           severity=Severity.INFO, paths=(path.name,))
+        parts = [f"{count[Status.SUPPORTED]} of {total} op nodes ({count[Status.SUPPORTED] / total:.0%}) delegated"]
+        if fallback:
+            parts.append(f"{count[Status.FALLBACK]} fall back ("
+                         + ", ".join(f"{nodes[0].op} x{len(nodes)}" for nodes, _ in fallback) + ")")
+        undecided = total - count[Status.SUPPORTED] - count[Status.FALLBACK]
+        if undecided:
+            parts.append(f"{undecided} not delegated or not decided")
+        yield rule.finding(graph, f"delegation summary for {_where(target, path)}, per the tables: "
+                           + "; ".join(parts), target=target, severity=Severity.INFO, paths=(path.name,))
 
 
 # Dialects whose tables list every op the converter knows: an op in none of them does not convert.
