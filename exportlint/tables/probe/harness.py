@@ -441,7 +441,7 @@ def probe_all(probe_fn: str, out_path: os.PathLike[str] | str, libraries: dict[s
     """Run every catalogue probe not yet recorded for these libraries, and write the records as JSON.
     Records already in `out_path` (committed) or in the temporary partial file of an interrupted run
     are kept when they were made with the same libraries, except probes that timed out (re-run). Converter output goes to a log in the
-    temporary directory. With `budget` (seconds), stop starting probes after that time and write what
+    temporary directory. With `budget` (seconds; 0: none), stop starting probes after that time and write what
     is done (`"remaining"` counts the rest; the next run resumes). The probes named in `first` run
     first, then the hand-written ones (layers and functionals), then the generated ones."""
     import tempfile
@@ -466,6 +466,8 @@ def probe_all(probe_fn: str, out_path: os.PathLike[str] | str, libraries: dict[s
     first = list(first)
     todo = sorted((n for n in probes if n not in done),
                   key=lambda n: (n not in first, first.index(n) if n in first else 0, probes[n].origin != "nn", n))
+    if budget is not None and budget <= 0:  # no time: write what earlier runs recorded
+        todo = []
     started = time.monotonic()
     print(f"probing {len(todo)} catalogue entries ({len(done)} resumed); log: {stem}.log", file=sys.stderr)
     with open(f"{stem}.log", "a", encoding="utf-8") as log, open(partial, "a", encoding="utf-8") as keep:
