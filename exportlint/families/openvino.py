@@ -71,12 +71,42 @@ def probe_case(case: Any) -> Any:
     return record
 
 
+def fx_op_table() -> tuple[str, frozenset[str]]:
+    """The ATen overloads the PyTorch frontend translates from an FX graph (its C++ FX op table, read
+    from the frontend library's strings): (library file name, ops)."""
+    import re
+    from pathlib import Path
+
+    import openvino
+
+    library = min((Path(openvino.__file__).parent / "libs").glob("libopenvino_pytorch_frontend.so*"))
+    names = re.findall(rb"aten\.[a-z_0-9]+\.[A-Za-z_0-9]+(?=\0)", library.read_bytes())
+    return library.name, frozenset(n.decode() for n in names)
+
+
+def registry_entries(fx_ops: frozenset[str]) -> dict[str, dict[str, dict[str, Any]]]:
+    """A claim per functional ATen overload, for the ops no probe contains ("unverified": `decide`
+    converts for real where a model has one)."""
+    from exportlint.tables.probe import harness
+
+    ops = {}
+    for overload in harness.aten_overloads():
+        key = str(overload)
+        reason = ("in the PyTorch frontend's FX op table (not probed)" if key in fx_ops else
+                  "not in the PyTorch frontend's FX op table: converts only where ov.convert_model "
+                  "decomposes it first (not probed)")
+        ops[key] = {"*": {"status": "unverified", "evidence": "registry", "reason": reason}}
+    return ops
+
+
 def build_table(records: list[Any], probe_meta: dict[str, Any]) -> dict[str, Any]:
     from exportlint.tables.probe import harness
 
+    library, fx_ops = fx_op_table()
     return harness.assemble(
-        "openvino", OpenVINO.versions, {}, harness.merge(records, OpenVINO.versions, "produces"), records,
-        probe_meta, generator=__name__, generator_version=GENERATOR_VERSION, libraries=LIBRARIES, sources=[
+        "openvino", OpenVINO.versions, registry_entries(fx_ops), harness.merge(records, OpenVINO.versions, "produces"),
+        records, probe_meta, generator=__name__, generator_version=GENERATOR_VERSION, libraries=LIBRARIES, sources=[
+            f"registry: the FX op table of openvino/libs/{library} (get_supported_ops_fx)",
             "probes: torch.export, openvino.convert_model(ExportedProgram), compile_model(CPU), run and "
             "compared with PyTorch"],
-        registry={}, dtypes={})
+        registry={"fx_ops": len(fx_ops)}, dtypes={})
