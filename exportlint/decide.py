@@ -1,14 +1,16 @@
 """Decide conversion paths with the real converters, where the tables are not the last word.
 
 `decide` modes (`Options.decide`): "static" runs nothing; "auto" (the default) runs the converter
-of each path the tables cannot decide (an op form no probe covered, a missing table), and the ONNX paths'
-own translation — `torch.onnx.export` of the ExportedProgram already captured (dynamo) and of the
+of each path with an op no probe proved (a form no probe covered, a missing table, an op only the
+converter's registry lists), and the ONNX paths' own translation — `torch.onnx.export` of the ExportedProgram already captured (dynamo) and of the
 module (TorchScript exporter), then the produced opset, `onnx.checker` and ONNX Runtime against
 PyTorch's outputs: seconds, torch only; "confirm" (`--confirm`) also runs every other installed
 converter per path: Core ML (`ct.convert` of the ExportedProgram and of `torch.jit.trace`;
 conversion only, prediction needs macOS) and TFLite (`litert_torch.convert`, the ops the flatbuffer
 needs, then a run in the LiteRT interpreter; for `tflite:gpu` the GPU-delegate rules on the converted nodes, an estimate without a
 device). TensorRT needs a GPU: never run. A converter's answer, when it ran, is the path's verdict.
+Converters run in a forked child process per family, with a timeout per conversion: one that aborts
+or hangs fails its own path only.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from exportlint.targets import Target
 TRANSLATION, CONVERTER = "translation", "converter"
 # The detail of a conversion that worked but computes other numbers than PyTorch (EXL101 warns).
 NUMERICS_CAVEAT = "converts, but ONNX Runtime's outputs differ from PyTorch's"
+CONVERTER_TIMEOUT = 600.0  # seconds one conversion may take; `EXPORTLINT_CONVERTER_TIMEOUT` overrides
 
 
 @dataclass(frozen=True)
@@ -82,16 +85,70 @@ def decide(subject: Subject, targets: list[Target], mode: str, undecided: set[tu
     training = subject.model.training
     subject.model.eval()  # as captured; restored below
     try:
-        out = []
+        out, todo = {}, []
         for target, path, runner in runs:
             by = TRANSLATION if mode == "auto" and target.family == "onnx" else CONVERTER
             known = store.get(target, path, by) if store else None
-            out.append(known or _run(subject, target, path, runner, by))
-            if store and known is None and out[-1].converted is not None:
-                store.put(target, out[-1])
-        return out
+            if known:
+                out[str(target), path] = known
+            else:
+                todo.append((target, path, runner, by))
+        for family in dict.fromkeys(t.family for t, *_ in todo):
+            for decision in _isolated(subject, [job for job in todo if job[0].family == family]):
+                out[decision.target, decision.path] = decision
+                if store and decision.converted is not None:
+                    store.put(next(t for t, *_ in todo if str(t) == decision.target), decision)
+        return [out[str(t), p] for t, p, _ in runs]
     finally:
         subject.model.train(training)
+
+
+def _isolated(subject: Subject, jobs: list[tuple[Target, str, Callable, str]]) -> list[Decision]:
+    """Run `jobs` (one family's) in a forked child, so that a converter that kills the interpreter
+    (a C++ abort) or hangs costs its own decision, not the report; the family's imports are paid once.
+    After a crash or a timeout the remaining jobs go on in a new child. In-process where fork is missing."""
+    import multiprocessing
+    import signal
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return [_run(subject, *job) for job in jobs]
+    timeout = float(os.environ.get("EXPORTLINT_CONVERTER_TIMEOUT") or CONVERTER_TIMEOUT)
+    context = multiprocessing.get_context("fork")
+    out: list[Decision] = []
+    while len(out) < len(jobs):
+        pending = jobs[len(out):]
+        reader, writer = context.Pipe(duplex=False)
+        child = context.Process(target=_child, args=(subject, pending, writer), daemon=True)
+        child.start()
+        writer.close()
+        for target, path, _, by in pending:
+            failure = None
+            try:
+                if reader.poll(timeout):
+                    out.append(reader.recv())
+                    continue
+                failure = f"did not finish in {timeout:.0f} s (EXPORTLINT_CONVERTER_TIMEOUT)"
+            except EOFError:
+                child.join()
+                code = child.exitcode or 0
+                what = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
+                failure = f"the converter ended the process ({what})"
+            out.append(Decision(str(target), path, False, failure, by))
+            break
+        child.kill()
+        child.join()
+        reader.close()
+    return out
+
+
+def _child(subject: Subject, jobs: list, writer) -> None:
+    """A converter process: its own and its C++ libraries' output goes nowhere; each decision is sent back."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    for job in jobs:
+        writer.send(_run(subject, *job))
+    writer.close()
 
 
 class DecisionCache:

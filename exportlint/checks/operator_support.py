@@ -76,8 +76,8 @@ class UnsupportedOperator(GraphRule):
     supports them when there is one. An op in no table of a complete registry (ATen, TorchScript,
     ONNX: a custom op) is an error: the converter does not know it. Ops whose support the tables
     cannot decide get one warning per target and path, ops only the converter's registry vouches
-    for an info line. Where a path was run for real (`decide`: the ONNX paths by default, every
-    converter with `--confirm`), its answer wins: a failure no table predicted is reported with
+    for an info line. Where a path was run for real (`decide`: by default the ONNX paths and every
+    path with an op no probe proved, every converter with `--confirm`), its answer wins: a failure no table predicted is reported with
     the converter's error, a table blocker the converter disproved becomes an info line.
 
     ## Why is this bad?
@@ -144,7 +144,7 @@ class UnsupportedOperator(GraphRule):
         kinds = (
             (lambda v: _undecided(v, graph.dialect) and not v.decided_by, Severity.WARNING,
              "not decided by the tables"),
-            (lambda v: v.status is Status.UNVERIFIED and v.evidence == "registry", Severity.INFO,
+            (_registry_only, Severity.INFO,
              "supported per the converter's registry only; no one-op conversion confirmed it (a static estimate)"),
         )
         for pick, severity, what in kinds:
@@ -216,13 +216,19 @@ def _undecided(verdict: Verdict, dialect: str) -> bool:
     return verdict.status is Status.UNVERIFIED and verdict.evidence != "registry"
 
 
+def _registry_only(verdict: Verdict) -> bool:
+    return verdict.status is Status.UNVERIFIED and verdict.evidence == "registry"
+
+
 def undecided_paths(graph: OpGraph, targets: Iterable[Target]) -> set[tuple[str, str]]:
-    """(target, path) pairs with an op the tables cannot decide: where `decide` runs the converter."""
+    """(target, path) pairs with an op no probe proved (the tables cannot decide it, or only the
+    converter's registry vouches for it): where `decide` runs the converter."""
     out = set()
     for target in targets:
         for path in target.paths(graph.dialect):
             seen = path_graph(graph, path)
-            if seen is not None and any(_undecided(v, seen.dialect) for _, v in _groups(seen, target, path)):
+            if seen is not None and any(_undecided(v, seen.dialect) or _registry_only(v)
+                                        for _, v in _groups(seen, target, path)):
                 out.add((str(target), path.name))
     return out
 
