@@ -10,7 +10,7 @@ from pathlib import Path
 from exportlint import __version__
 from exportlint.errors import LoadError, UsageError
 
-FORMATS = ("text", "json", "sarif", "github")
+FORMATS = ("text", "json", "sarif", "github", "html")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,7 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--require-default-path", action="store_true",
                        help="a target counts as exportable only through its converter's default path "
                             "(torch.onnx dynamo, Core ML from an ExportedProgram)")
-    check.add_argument("--format", choices=FORMATS, default="text")
+    check.add_argument("--format", choices=FORMATS, default="text",
+                       help="html: one self-contained page that draws the graphs (docs/html-report.md)")
+    check.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
+    check.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when a target is blocked")
 
     fix = sub.add_parser("fix", help="apply fixes: to .py files (LibCST), or to a model (--output fixed.pt2|.onnx)",
@@ -185,9 +188,20 @@ def cmd_check(args) -> int:
     else:
         raise UsageError("no SPEC given and no [[tool.exportlint.models]] in a pyproject.toml "
                          "(e.g. exportlint check models/net.py:build)")
-    color = args.format == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    print(render(report, args.format, color=color))
+    text = render(report, args.format, color=args.format == "text" and not args.output and wants_color(sys.stdout))
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
     return 1 if report.failed and not args.exit_zero else 0
+
+
+def wants_color(stream) -> bool:
+    """Colours on a terminal, unless NO_COLOR is set; FORCE_COLOR asks for them anywhere
+    (no-color.org, force-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    return bool(os.environ.get("FORCE_COLOR")) or stream.isatty()
 
 
 SOURCE_SUFFIXES = (".py", ".pyw", ".pyi")

@@ -30,7 +30,7 @@ def check_graph(graph: OpGraph, options: Options, report: Report, decisions: Seq
     kept = apply_suppressions(findings, options, graph_scope(graph), graph.model, ran=rules)
     kept = settle(kept, options.targets, graph.dialect, decisions, options.require_default_path)
     report.add(graph.model, graph.capture, options.targets, kept, graph.dialect, decisions,
-               options.require_default_path)
+               options.require_default_path, graph)
     return [f for f in findings if suppressed_by(f, options) is not None]
 
 
