@@ -161,8 +161,21 @@ def _config(args, paths: list[str]):
 
 
 def cmd_check(args) -> int:
-    from exportlint.run import check_specs
+    from exportlint.progress import shown
     from exportlint.report import render
+
+    with shown(not args.quiet):
+        report = _check(args)
+    text = render(report, args.format, color=args.format == "text" and not args.output and wants_color(sys.stdout))
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
+    return 1 if report.failed and not args.exit_zero else 0
+
+
+def _check(args):
+    from exportlint.run import check_specs
 
     config = _config(args, args.specs)
     options = _options(args, config)
@@ -188,12 +201,7 @@ def cmd_check(args) -> int:
     else:
         raise UsageError("no SPEC given and no [[tool.exportlint.models]] in a pyproject.toml "
                          "(e.g. exportlint check models/net.py:build)")
-    text = render(report, args.format, color=args.format == "text" and not args.output and wants_color(sys.stdout))
-    if args.output:
-        Path(args.output).write_text(text + "\n", encoding="utf-8")
-    else:
-        print(text)
-    return 1 if report.failed and not args.exit_zero else 0
+    return report
 
 
 def wants_color(stream) -> bool:

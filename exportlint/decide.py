@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Callable
 
+from exportlint.progress import step
 from exportlint.targets import Target
 
 TRANSLATION, CONVERTER = "translation", "converter"
@@ -83,10 +84,11 @@ def decide(subject: Subject, targets: list[Target], mode: str, undecided: set[tu
     subject.model.eval()  # as captured; restored below
     try:
         out = []
-        for target, path, runner in runs:
+        for i, (target, path, runner) in enumerate(runs, 1):
             by = TRANSLATION if mode == "auto" and target.family == "onnx" else CONVERTER
             known = store.get(target, path, by) if store else None
-            out.append(known or _run(subject, target, path, runner, by))
+            with step(f"{by} {i}/{len(runs)}: {target} via {path}"):
+                out.append(known or _run(subject, target, path, runner, by))
             if store and known is None and out[-1].converted is not None:
                 store.put(target, out[-1])
         return out
