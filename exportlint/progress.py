@@ -18,15 +18,16 @@ T = TypeVar("T")
 
 
 class _Display:
-    """The live lines: models done of all, and the step under way."""
+    """One live line: the model under way (`done/all` and a bar), and the step it is at."""
 
     def __init__(self, progress: Progress):
         self.progress = progress
-        self.models: TaskID | None = None
-        self.step = progress.add_task("starting", total=None)
+        self.task: TaskID = progress.add_task("", total=None, count="")
+        self.model = ""
 
-    def say(self, task: TaskID, **fields) -> None:
-        self.progress.update(task, **fields)
+    def say(self, step: str | None = None, **fields) -> None:
+        description = " · ".join(part for part in (self.model, step) if part)
+        self.progress.update(self.task, description=description, **fields)
         self.progress.refresh()  # steps can be shorter than the refresh period
 
 
@@ -42,11 +43,11 @@ def shown(enabled: bool) -> Iterator[None]:
         yield
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     # The stream itself, not `sys.stderr` at each write: library work redirects that (`capture.spec.quiet`).
     console = Console(file=sys.stderr, stderr=True)
-    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[count]}"),
                         TimeElapsedColumn(), console=console, transient=True, redirect_stdout=False,
                         redirect_stderr=False)
     with progress:
@@ -61,7 +62,7 @@ def shown(enabled: bool) -> Iterator[None]:
 def step(text: str) -> Iterator[None]:
     """Show `text` as the work under way during the block."""
     if _display is not None:
-        _display.say(_display.step, description=text)
+        _display.say(text)
     yield
 
 
@@ -71,9 +72,8 @@ def each_model(items: Iterable[T], name=str) -> Iterator[T]:
     if _display is None or not items:
         yield from items
         return
-    progress = _display.progress
-    _display.models = progress.add_task("models", total=len(items))
     for i, item in enumerate(items):
-        _display.say(_display.models, description=f"model {name(item)}", completed=i)
+        _display.model = f"model {name(item)}"
+        _display.say(total=len(items), completed=i, count=f"{i}/{len(items)}")
         yield item
-    _display.say(_display.models, completed=len(items))
+    _display.say(completed=len(items), count=f"{len(items)}/{len(items)}")

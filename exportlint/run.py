@@ -26,7 +26,7 @@ def check_graph(graph: OpGraph, options: Options, report: Report, decisions: Seq
                 ) -> list[Finding]:
     """Add the graph's findings to `report`; returns those a comment or per-file-ignores suppressed."""
     rules = graph_rules(select(all_rules(), options), graph.dialect)
-    with step(f"checking {graph.model}: {len(rules)} rules"):
+    with step(f"{len(rules)} rules"):
         findings = run_rules(graph, rules, Context(options.targets, options, list(decisions)))
     findings = _link_source_fixes(findings, {r.code: r.source_fix for r in rules if r.source_fix})
     kept = apply_suppressions(findings, options, graph_scope(graph), graph.model, ran=rules)
@@ -79,17 +79,17 @@ def capture(spec: str, options: Options, shapes: list[str], dtypes: list[str]
     if is_onnx_spec(spec):
         from exportlint.capture.onnx_file import capture_onnx
 
-        with step(f"loading {spec}"):
+        with step("loading"):
             return capture_onnx(Path(spec), options), None
     if is_tf_spec(spec):
         from exportlint.capture.tensorflow import capture_tf
 
-        with user_code(spec), step(f"loading {spec}"):
+        with user_code(spec), step("loading"):
             return capture_tf(spec, options), None
     from exportlint.capture.pytorch import load_spec
 
     with user_code(spec):
-        with step(f"building {spec}"):
+        with step("building the model"):
             loaded = load_spec(spec, shapes, dtypes)
         return capture_module(*loaded, spec, options)
 
@@ -101,7 +101,7 @@ def capture_module(model, inputs: tuple, name: str, options: Options) -> tuple[O
 
     graph = capture_torch(model, inputs, options, name)
     if any(p.graph == TRACE_GRAPH for t in options.targets for p in t.paths("aten")):
-        with step(f"capturing {name} with torch.jit.trace (the TorchScript paths)"):
+        with step("capturing with torch.jit.trace (the TorchScript paths)"):
             capture_trace(graph, model, inputs, script=options.script or data_dependent_branch(graph.capture))
     program = graph.source if graph.capture.method.startswith("torch.export") else None
     traced = graph.capture.traced

@@ -59,7 +59,7 @@ def capture_torch(model: Any, inputs: tuple, options: Options, name: str) -> OpG
     ]
     for method, run in methods:
         try:
-            with step(f"capturing {name} with {method}"), quiet():
+            with step(f"capturing with {method}"), quiet():
                 graph = run()
         except Exception as exc:  # noqa: BLE001 - each failure is a reported fact
             info.attempts.append((method, _summary(exc)))
@@ -68,7 +68,7 @@ def capture_torch(model: Any, inputs: tuple, options: Options, name: str) -> OpG
             continue
         info.method = method
         if method in (EXPORT_NON_STRICT, EXPORT_STRICT):
-            with step(f"second capture of {name} at doubled input sizes"):
+            with step("second capture at doubled input sizes"):
                 second = (capture_resized(model, inputs, name, strict=method == EXPORT_STRICT) if options.recapture
                           else "skipped with --no-recapture")
             info.resized, info.resize_skipped = (None, second) if isinstance(second, str) else (second, None)
