@@ -72,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("code", metavar="CODE")
     sub.add_parser("rules", help="list every rule")
     sub.add_parser("targets", help="list the support tables: provenance, counts, share proven by probes")
+    sub.add_parser("server", help="a language server (LSP over stdio): the source-only rules as you type, "
+                                  "with their fixes as code actions (docs/editors.md)")
     op = sub.add_parser("op", help="print an operator's support across every target and version")
     op.add_argument("op", metavar="OP", help="e.g. aten.grid_sampler.default or grid_sampler")
     return parser
@@ -314,8 +316,14 @@ def cmd_op(args) -> int:
     return 0
 
 
+def cmd_server(args) -> int:
+    from exportlint.server import serve
+
+    return serve()
+
+
 COMMANDS = {"check": cmd_check, "fix": cmd_fix, "explain": cmd_explain, "rules": cmd_rules, "targets": cmd_targets,
-            "op": cmd_op}
+            "op": cmd_op, "server": cmd_server}
 
 
 # TensorFlow's C++ banner lines (oneDNN, CPU features, CUDA) on import: set before it is imported.
