@@ -1,14 +1,16 @@
 // Draws the report's data (the JSON in #data, see exportlint/report/html.py) with dagre's layout.
-// The URL's hash picks the view: #model=0&target=coreml:iOS16&expand=all.
+// The URL's hash picks the view: #model=0&target=coreml:iOS16&expand=all (or &budget=N units drawn).
 "use strict";
 (function () {
   const DATA = JSON.parse(document.getElementById("data").textContent);
   const RANK = "suwb"; // statuses by rank: supported, unverified, warning, blocked
   const NAMES = { s: "supported", u: "unverified", w: "warning", b: "blocked" };
-  const BUDGET = 150; // units drawn by default: modules stay collapsed beyond it
   const SVG = "http://www.w3.org/2000/svg";
+  const style = getComputedStyle(document.documentElement);
+  const COLOUR = Object.fromEntries([...RANK].map((s) => [s, style.getPropertyValue("--" + s).trim()])); // report.css
   const $ = (id) => document.getElementById(id);
   const hash = new URLSearchParams(location.hash.slice(1));
+  const BUDGET = Number(hash.get("budget") || 150); // units drawn by default: modules stay collapsed beyond it
   const state = { model: 0, target: 0, expanded: new Set(), selected: null, zoom: 1 };
 
   function el(tag, attrs, ...kids) {
@@ -128,7 +130,7 @@
         "data-status": n.st, "data-id": group ? null : u.slice(2), "data-module": group ? u.slice(2) : null,
         transform: `translate(${(n.x - n.width / 2).toFixed(1)},${(n.y - n.height / 2).toFixed(1)})`,
         onclick: () => (group ? expand(u.slice(2)) : select(n.members[0])) },
-        el("svg:rect", { width: n.width, height: n.height, fill: `var(--${n.st})` }),
+        el("svg:rect", { width: n.width, height: n.height, fill: COLOUR[n.st] }),
         el("svg:text", { x: 7, y: 14 }, n.lines[0]),
         el("svg:text", { x: 7, y: 27, "font-size": 10 }, n.lines[1]));
       node.append(el("svg:title", {}, group ? `${u.slice(2)}: ${NAMES[n.st]} (click to expand)` : NAMES[n.st]));
