@@ -1,5 +1,6 @@
 // Draws the report's data (the JSON in #data, see exportlint/report/html.py) with dagre's layout.
-// The URL's hash picks the view: #model=0&target=coreml:iOS16&expand=all (or &budget=N units drawn).
+// The URL's hash picks the view: #model=0&target=coreml:iOS16&expand=all (or &budget=N units drawn)
+// &node=I (node I's details).
 "use strict";
 (function () {
   const DATA = JSON.parse(document.getElementById("data").textContent);
@@ -235,5 +236,6 @@
   $("zoom-in").onclick = () => { state.zoom *= 1.25; draw(); };
   $("zoom-out").onclick = () => { state.zoom /= 1.25; draw(); };
   show();
+  if (hash.has("node")) select(Number(hash.get("node")));
   document.body.dataset.ready = "1";
 })();
