@@ -29,14 +29,14 @@ class Fixable:
 
 
 @dataclass
-class Checked:
+class Document:
     """What the server knows of one document version: its diagnostics and its fixes."""
 
     diagnostics: list[types.Diagnostic]
     fixes: list[Fixable]
 
 
-def check_document(text: str, path: str) -> Checked:
+def check_document(text: str, path: str) -> Document:
     """The source pass over an editor's buffer, with the config (`[tool.exportlint]`) above `path`."""
     from exportlint.config import find_config, load_config
     from exportlint.source.visit import apply_rewrites
@@ -54,7 +54,7 @@ def check_document(text: str, path: str) -> Checked:
             if edit.finding.fixable and suppressed_by(edit.finding, options) is None:
                 fixed = apply_rewrites(checked.unit.module, {id(edit.node): edit.rewrite}).code
                 fixes.append(Fixable(edit.finding, fixed))
-    return Checked([diagnostic(f) for f in findings], fixes)
+    return Document([diagnostic(f) for f in findings], fixes)
 
 
 def diagnostic(f: Finding) -> types.Diagnostic:
@@ -72,7 +72,7 @@ def diagnostic(f: Finding) -> types.Diagnostic:
         code_description=types.CodeDescription(href=url) if url else None)
 
 
-def code_actions(uri: str, text: str, checked: Checked, wanted: types.Range) -> list[types.CodeAction]:
+def code_actions(uri: str, text: str, checked: Document, wanted: types.Range) -> list[types.CodeAction]:
     """A quick fix per fix on the lines of `wanted`: `Fix EXL5xx (safe): description`, preferred when
     safe; each replaces the whole document by its fixed text."""
     lines = text.split("\n")
@@ -100,7 +100,7 @@ def _path(uri: str) -> str:
 
 def make_server() -> LanguageServer:
     server = LanguageServer(SOURCE, __version__)
-    checked: dict[str, Checked] = {}
+    checked: dict[str, Document] = {}
 
     def publish(uri: str) -> None:
         doc = server.workspace.get_text_document(uri)
