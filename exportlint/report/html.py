@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import linecache
+from dataclasses import dataclass
 from importlib.resources import files
 from typing import Iterable
 
 from exportlint import __version__
 from exportlint.engine.rule import Finding, Severity
-from exportlint.ir import NodeKind, OpGraph, OpNode, TensorMeta
-from exportlint.report import ModelReport, Report, display_path
+from exportlint.ir import OpGraph, OpNode, TensorMeta
+from exportlint.report import ModelReport, Report, TargetSummary, display_path
+from exportlint.tables import Status, Verdict
 from exportlint.targets import Target, parse_target
 
 STATUSES = ("s", "u", "w", "b")  # by rank: a group or an op takes its worst node's
@@ -42,11 +44,10 @@ def payload(report: Report) -> dict:
 
 
 def _model(m: ModelReport, findings: list[Finding], sources: "_Sources") -> dict:
-    targets = [parse_target(t.target) for t in m.targets]
     graph = m.graph
     names = {name: i for i, name in enumerate(graph.nx.nodes)} if graph is not None else {}
     out = {"name": m.model, "capture": m.capture.method if m.capture else None,
-           "targets": [str(t) for t in targets], "verdicts": [_verdict(t, sources) for t in m.targets],
+           "targets": [t.target for t in m.targets], "verdicts": [_verdict(t, sources) for t in m.targets],
            "nodes": [], "edges": [], "ops": [],
            "findings": [_finding(f, sources, names.get(f.node)) for f in findings]}
     if graph is None:
@@ -54,18 +55,66 @@ def _model(m: ModelReport, findings: list[Finding], sources: "_Sources") -> dict
     about: dict[str, list[Finding]] = {}
     for f in findings:
         about.setdefault(f.node, []).append(f)
-    drawn = [_drawn_paths(graph, t) for t in targets]
-    proven = [any(p.exportable and p.decided_by != "tables" and p.path in paths for p in v.paths)
-              for v, paths in zip(m.targets, drawn)]
-    statuses = {n.name: "".join(_node_status(n, graph, t, paths, sure, about.get(n.name, []))
-                                for t, paths, sure in zip(targets, drawn, proven)) for n in graph.nodes(None)}
+    views = [_View.of(graph, t, m) for t in m.targets]
+    statuses = {n.name: "".join(v.status(n, about.get(n.name, [])) for v in views) for n in graph.nodes(None)}
     out["nodes"] = [_node(n, statuses[n.name], sources) for n in graph.nodes(None)]
     out["edges"] = sorted({(names[u], names[v]) for u, v in graph.nx.edges()})
-    out["ops"] = _matrix(graph, targets, statuses, m)
+    out["ops"] = [{"op": op, "count": len(nodes), "cells": [v.cell(nodes, statuses, i) for i, v in enumerate(views)]}
+                  for op, nodes in sorted(graph.by_op.items())]
     return out
 
 
-def _verdict(t, sources: "_Sources") -> dict:
+@dataclass
+class _View:
+    """One target as the drawn graph (torch.export's, or the model file's) sees it: the conversion
+    paths of that graph (not the TorchScript paths, which judge torch.jit.trace's graph), the tables'
+    verdict per op node on the first of them, and which converter runs decided them."""
+
+    target: Target
+    paths: set[str]
+    verdicts: dict[str, Verdict]  # node name -> verdict; none for bookkeeping ops
+    ran: list[str]  # `Decision.by` of the converter runs on these paths ("translation", "converter")
+    proven: bool  # a converter run converted one of these paths
+
+    @classmethod
+    def of(cls, graph: OpGraph, summary: TargetSummary, m: ModelReport) -> "_View":
+        from exportlint.checks.operator_support import op_verdicts, path_graph
+
+        target = parse_target(summary.target)
+        seen = [p for p in target.paths(graph.dialect) if path_graph(graph, p) is graph]
+        names = {p.name for p in seen}
+        verdicts = {n.name: v for nodes, v in op_verdicts(graph, target, (seen or target.paths(graph.dialect))[0])
+                    for n in nodes}
+        ran = sorted({d.by for d in m.confirmations if d.target == summary.target and d.path in names
+                      and d.converted is not None})
+        proven = any(p.exportable and p.decided_by != "tables" and p.path in names for p in summary.paths)
+        return cls(target, names, verdicts, ran, proven)
+
+    def status(self, node: OpNode, about: list[Finding]) -> str:
+        """`b` with an error about the node on one of the paths, `w` with a warning (an error settled
+        into one included); else `u` where the tables cannot vouch for its op and no converter run
+        proved a path, `s` otherwise."""
+        mine = [f for f in about if f.target in (None, str(self.target))
+                and (not f.paths or self.paths & set(f.paths))]
+        if any(f.severity is Severity.ERROR for f in mine):
+            return "b"
+        if any(f.severity is Severity.WARNING for f in mine):
+            return "w"
+        verdict = self.verdicts.get(node.name)
+        unvouched = verdict is not None and verdict.status in (Status.UNVERIFIED, Status.UNKNOWN)
+        return "u" if unvouched and not self.proven else "s"
+
+    def cell(self, nodes: list[OpNode], statuses: dict[str, str], i: int) -> dict:
+        """An op's cell of the matrix: its nodes' worst status, the tables' evidence and the first
+        version that supports it, and the converter runs that decided."""
+        verdict = self.verdicts.get(nodes[0].name)
+        return {"status": max((statuses[n.name][i] for n in nodes), key=STATUSES.index),
+                "evidence": (verdict.evidence or "table") if verdict and verdict.status is not Status.UNKNOWN else "",
+                "since": verdict.since if verdict else None, "decided": self.ran,
+                "reason": verdict.reason if verdict else ""}
+
+
+def _verdict(t: TargetSummary, sources: "_Sources") -> dict:
     return {"target": t.target, "exportable": t.exportable, "blocked": t.blocked, "errors": t.errors,
             "warnings": t.warnings,
             "paths": [{"path": p.path, "default": p.default, "exportable": p.exportable, "by": p.decided_by,
@@ -76,58 +125,6 @@ def _finding(f: Finding, sources: "_Sources", node: int | None) -> dict:
     return {"code": f.code, "rule": f.rule, "severity": f.severity.value, "target": f.target,
             "paths": list(f.paths), "message": f.message, "where": sources.where(f.location), "node": node,
             "fix": f.fix.applicability.value if f.fix else None}
-
-
-def _drawn_paths(graph: OpGraph, target: Target) -> set[str]:
-    """The conversion paths of `target` that see the drawn graph (not torch.jit.trace's own)."""
-    from exportlint.checks.operator_support import path_graph
-
-    return {p.name for p in target.paths(graph.dialect) if path_graph(graph, p) is graph}
-
-
-def _node_status(node: OpNode, graph: OpGraph, target: Target, paths: set[str], proven: bool,
-                 about: list[Finding]) -> str:
-    """`b` with an error about the node on a path that sees the drawn graph, `w` with a warning (an
-    error settled into one included); else `u` where the tables cannot vouch for its op and no
-    converter run (`proven`) converted a path that sees this graph, `s` otherwise."""
-    mine = [f for f in about if f.target in (None, str(target)) and (not f.paths or paths & set(f.paths))]
-    if any(f.severity is Severity.ERROR for f in mine):
-        return "b"
-    if any(f.severity is Severity.WARNING for f in mine):
-        return "w"
-    if proven or node.kind is not NodeKind.OP:
-        return "s"
-    return "u" if _verdict_of(graph, node, target).status in ("unverified", "unknown") else "s"
-
-
-def _verdict_of(graph: OpGraph, node: OpNode, target: Target):
-    """The tables' verdict on `node` for the default path of `target` that sees the drawn graph."""
-    from exportlint.checks.operator_support import path_support
-    from exportlint.tables import BOOKKEEPING_OPS, Status, Verdict
-
-    if node.op in BOOKKEEPING_OPS:
-        return Verdict(Status.SUPPORTED)
-    paths = _drawn_paths(graph, target)
-    path = next((p for p in target.paths(graph.dialect) if p.name in paths), target.paths(graph.dialect)[0])
-    return path_support(node.op, target, path, graph.dialect, node)
-
-
-def _matrix(graph: OpGraph, targets: list[Target], statuses: dict[str, str], m: ModelReport) -> list[dict]:
-    """One row per op: its count, and per target the worst status of its nodes, the tables' evidence,
-    the first version that supports it, and which converter run decided the path."""
-    decided = {(d.target, d.path): d.by for d in m.confirmations if d.converted is not None}
-    rows = []
-    for op, nodes in sorted(graph.by_op.items()):
-        cells = []
-        for i, target in enumerate(targets):
-            verdict = _verdict_of(graph, nodes[0], target)
-            ran = sorted({decided[(str(target), p)] for p in _drawn_paths(graph, target)
-                          if (str(target), p) in decided})
-            cells.append({"status": max((statuses[n.name][i] for n in nodes), key=STATUSES.index),
-                          "evidence": verdict.evidence or ("table" if verdict.status.value != "unknown" else ""),
-                          "since": verdict.since, "decided": ran, "reason": verdict.reason})
-        rows.append({"op": op, "count": len(nodes), "cells": cells})
-    return rows
 
 
 def _node(n: OpNode, status: str, sources: "_Sources") -> dict:
