@@ -47,9 +47,9 @@ def shown(enabled: bool) -> Iterator[None]:
 
     # The stream itself, not `sys.stderr` at each write: library work redirects that (`capture.spec.quiet`).
     console = Console(file=sys.stderr, stderr=True)
-    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[count]}"),
-                        TimeElapsedColumn(), console=console, transient=True, redirect_stdout=False,
-                        redirect_stderr=False)
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                        TextColumn("{task.fields[count]}"), TimeElapsedColumn(), console=console, transient=True,
+                        redirect_stdout=False, redirect_stderr=False)
     with progress:
         _display = _Display(progress)
         try:
