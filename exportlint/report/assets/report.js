@@ -226,6 +226,7 @@
     options($("target"), model().targets, state.target, (k) => { state.target = k; hash.delete("expand"); show(); });
   }
 
+  document.querySelector("header h1").textContent = `exportlint ${DATA.version}`;
   state.model = Math.min(Number(hash.get("model") || 0), DATA.models.length - 1);
   state.target = Math.max(0, model().targets.indexOf(hash.get("target")));
   options($("model"), DATA.models.map((m) => m.name), state.model, (k) => { state.model = k; state.target = 0; targets(); show(); });
