@@ -11,7 +11,8 @@ import sys
 from conftest import EXAMPLES, ROOT
 
 MODEL = [str(EXAMPLES / "shape_head.py:build"), "--static", "-t", "onnx:18", "-t", "coreml:iOS16"]
-ENV = {**os.environ, "COLUMNS": "200", "PYTHONPATH": str(ROOT)}
+ENV = {**{k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")},
+       "COLUMNS": "200", "PYTHONPATH": str(ROOT)}
 
 
 def _run(argv: list[str], tty: bool, env: dict | None = None) -> tuple[bytes, bytes]:
