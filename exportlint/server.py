@@ -51,7 +51,7 @@ def check_document(text: str, path: str) -> Document:
     fixes = []
     if checked.unit is not None:
         for edit in checked.unit.edits:
-            if edit.finding.fixable and suppressed_by(edit.finding, options) is None:
+            if edit.finding.fixable and suppressed_by(edit.finding, options, {path: data}) is None:
                 fixed = apply_rewrites(checked.unit.module, {id(edit.node): edit.rewrite}).code
                 fixes.append(Fixable(edit.finding, fixed))
     return Document([diagnostic(f) for f in findings], fixes)

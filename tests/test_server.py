@@ -112,6 +112,11 @@ def test_diagnostics_as_you_type_and_a_safe_fix(client, tmp_path):
     republished = client.wait_for("textDocument/publishDiagnostics")["params"]
     assert republished["version"] == 2 and [d["code"] for d in republished["diagnostics"]] == ["EXL505"]
 
+    ignored = fixed.replace("x.double()", "x.double()  # exportlint: ignore[EXL505]")  # not saved: the buffer's
+    client.send("textDocument/didChange", {"textDocument": {"uri": uri, "version": 3},
+                                           "contentChanges": [{"text": ignored}]})
+    assert client.wait_for("textDocument/publishDiagnostics")["params"]["diagnostics"] == []
+
 
 def test_server_imports_no_framework(tmp_path):
     code = ("import json, sys; from exportlint.server import check_document, make_server; make_server();"
