@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Callable
 
+from exportlint.progress import step
 from exportlint.targets import Target
 
 TRANSLATION, CONVERTER = "translation", "converter"
@@ -124,7 +125,9 @@ def _isolated(subject: Subject, jobs: list[tuple[Target, str, Callable, str]]) -
         for target, path, _, by in pending:
             failure = None
             try:
-                if reader.poll(timeout):
+                with step(f"{by} {len(out) + 1}/{len(jobs)}: {target} via {path}"):
+                    ready = reader.poll(timeout)
+                if ready:
                     out.append(reader.recv())
                     continue
                 failure = f"did not finish in {timeout:.0f} s (EXPORTLINT_CONVERTER_TIMEOUT)"

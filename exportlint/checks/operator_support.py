@@ -117,7 +117,7 @@ class UnsupportedOperator(GraphRule):
                 seen = path_graph(graph, path)
                 if seen is None:  # not captured: EXL001 says why
                     continue
-                groups = list(_groups(seen, target, path))
+                groups = list(op_verdicts(seen, target, path))
                 yield from self._unprobed_form(seen, target, path, groups)
                 yield from self._unproven(seen, target, path, groups)
                 blockers = [self._blocked(seen, node, target, path, v)
@@ -228,7 +228,7 @@ def undecided_paths(graph: OpGraph, targets: Iterable[Target]) -> set[tuple[str,
         for path in target.paths(graph.dialect):
             seen = path_graph(graph, path)
             if seen is not None and any(_undecided(v, seen.dialect) or _registry_only(v)
-                                        for _, v in _groups(seen, target, path)):
+                                        for _, v in op_verdicts(seen, target, path)):
                 out.add((str(target), path.name))
     return out
 
@@ -270,7 +270,7 @@ def path_support(op: str, target: Target, path: ConversionPath, dialect: str,
     return replace(verdict, status=Status(status), since=verdict.since if status == "unsupported" else None)
 
 
-def _groups(graph: OpGraph, target: Target, path: ConversionPath) -> Iterable[tuple[list[OpNode], Verdict]]:
+def op_verdicts(graph: OpGraph, target: Target, path: ConversionPath) -> Iterable[tuple[list[OpNode], Verdict]]:
     """(nodes, verdict) per op; per op and node form (args, input dtypes/ranks/constness) where the
     table's verdict depends on the form."""
     for op, nodes in graph.by_op.items():
