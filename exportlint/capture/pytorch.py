@@ -327,7 +327,8 @@ def _schema_args(target) -> list[str]:
 # --- TorchScript graph (torch.jit.trace / torch.jit.script) -> OpGraph -------------------------
 
 _JIT_DTYPES = {"Float": "float32", "Double": "float64", "Long": "int64", "Int": "int32", "Bool": "bool",
-               "Half": "float16", "BFloat16": "bfloat16", "Byte": "uint8", "Char": "int8", "Short": "int16"}
+               "Half": "float16", "BFloat16": "bfloat16", "Byte": "uint8", "Char": "int8", "Short": "int16",
+               "ComplexFloat": "complex64", "ComplexDouble": "complex128", "ComplexHalf": "complex32"}
 TORCHSCRIPT = "torchscript"  # dialect of graphs whose op names are TorchScript node kinds (`aten::relu_`)
 JIT_SCRIPT = "torch.jit.script"
 # TorchScript plumbing with no computation for a converter: values flow through them to their users.

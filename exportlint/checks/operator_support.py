@@ -12,7 +12,7 @@ from exportlint.checks import operator_support_forms as forms
 from exportlint.decide import NUMERICS_CAVEAT
 from exportlint.engine.rule import Context, Example, Finding, GraphRule, Severity
 from exportlint.ir import OpGraph, OpNode
-from exportlint.tables import BOOKKEEPING_OPS, Form, Status, Verdict, has_variants, support
+from exportlint.tables import BOOKKEEPING_OPS, Form, Status, Verdict, dtype_support, has_variants, support
 from exportlint.targets import TRACE_GRAPH, ConversionPath, Target
 
 GPU_DELEGATE = Target("tflite", "gpu")
@@ -272,7 +272,29 @@ def path_support(op: str, target: Target, path: ConversionPath, dialect: str,
 
 def op_verdicts(graph: OpGraph, target: Target, path: ConversionPath) -> Iterable[tuple[list[OpNode], Verdict]]:
     """(nodes, verdict) per op; per op and node form (args, input dtypes/ranks/constness) where the
-    table's verdict depends on the form."""
+    table's verdict depends on the form. A supported op's nodes that read a dtype the target's dtype
+    table does not list (complex64 for Core ML) are "unverified": no probe fed the op such tensors."""
+    for nodes, verdict in _table_verdicts(graph, target, path):
+        odd = {n.name: d for n in nodes if verdict.status is Status.SUPPORTED
+               and (d := _untabled_dtype(n, target, graph.dialect))}
+        if len(odd) < len(nodes):
+            yield [n for n in nodes if n.name not in odd], verdict
+        for dtype in dict.fromkeys(odd.values()):
+            yield [n for n in nodes if odd.get(n.name) == dtype], replace(
+                verdict, status=Status.UNVERIFIED, evidence="table",
+                reason=f"it reads {dtype} tensors here, a dtype {target}'s tables do not list")
+
+
+def _untabled_dtype(node: OpNode, target: Target, dialect: str) -> str | None:
+    """The first dtype `node` reads that the target's dtype table omits, where that table lists the
+    dtypes the target computes in (it has float32); else None."""
+    if dtype_support("float32", target, dialect).status is Status.UNKNOWN:
+        return None
+    return next((t.dtype for t in node.inputs if t.dtype
+                 and dtype_support(t.dtype, target, dialect).status is Status.UNKNOWN), None)
+
+
+def _table_verdicts(graph: OpGraph, target: Target, path: ConversionPath) -> Iterable[tuple[list[OpNode], Verdict]]:
     for op, nodes in graph.by_op.items():
         if op in BOOKKEEPING_OPS:
             continue
