@@ -12,7 +12,9 @@ Families, each target x conversion path (label: {"ok", "error": first line or ""
   executorch  executorch:xnnpack|portable x export: to_edge_transform_and_lower(ExportedProgram,
           partitioner=[XnnpackPartitioner()] or none), to_executorch(), then executorch.runtime runs the .pte.
   openvino  openvino:cpu x export: ov.convert_model(ExportedProgram), compile_model(CPU), one inference.
-A timeout or a crash of the subprocess is a failure label with its reason. Resumable: labelled pairs are kept.
+A timeout or a crash of the subprocess is a failure label with its reason; a model that does not build (a
+missing corpus package) is skipped, not labelled. Resumable: labelled pairs are kept. Runs over other families
+or models may go at once: each merges its labels into the file as it finds it.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ VERSIONS = {
     "openvino": ["torch", "openvino"],
 }
 CORPUS_VERSIONS = ["transformers", "torchvision", "timm"]
+NOT_BUILT = 3  # worker exit status: the corpus model does not build here
 ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
        "CUDA_VISIBLE_DEVICES": ""}
 
@@ -177,7 +180,12 @@ def worker(family: str, model_id: str, out: str) -> None:
 
     torch.set_num_threads(1)
     module, factory = model_id.split(".", 1)
-    make = getattr(_load(module), factory)
+    try:
+        make = getattr(_load(module), factory)
+        make()
+    except Exception:  # noqa: BLE001 - a corpus model that does not build here is no label
+        traceback.print_exc()
+        sys.exit(NOT_BUILT)
     convert = {"onnx": _onnx, "coreml": _coreml, "tflite": _tflite, "executorch": _executorch,
                "openvino": _openvino}[family]
     for target, path in PAIRS[family]:
@@ -225,6 +233,10 @@ def save_labels(data: dict) -> None:
     tmp.replace(LABELS)
 
 
+class NotBuilt(Exception):
+    """The corpus model could not be built in the worker (a missing corpus package): no label."""
+
+
 def _version(name: str) -> str:
     try:
         return importlib.metadata.version(name)
@@ -243,6 +255,8 @@ def run_one(family: str, model_id: str, timeout: float) -> dict:
             err.seek(0)
             tail = [ln for ln in err.read().splitlines() if ln.strip()]
             reason = f"worker exited {proc.returncode}: {tail[-1][:250] if tail else 'no output'}"
+            if proc.returncode == NOT_BUILT:
+                raise NotBuilt(reason)
         except subprocess.TimeoutExpired:
             reason = f"timeout after {timeout:.0f} s"
         done = [json.loads(line) for line in Path(out.name).read_text().splitlines()]
@@ -274,14 +288,18 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(opts.models or []) - set(ids)
     if unknown:
         parser.error(f"not in the corpus: {', '.join(sorted(unknown))}")
-    data = load_labels()
     for family in opts.families:
         for model_id in opts.models or ids:
-            have = data["labels"].get(model_id, {})
+            have = load_labels()["labels"].get(model_id, {})
             if not opts.relabel and all(p in have.get(t, {}) for t, p in PAIRS[family]):
                 continue
             start = time.perf_counter()
-            labels = run_one(family, model_id, opts.timeout)
+            try:
+                labels = run_one(family, model_id, opts.timeout)
+            except NotBuilt as exc:
+                print(f"{family:6} {model_id:32} skipped: the model does not build here ({exc})", flush=True)
+                continue
+            data = load_labels()  # as other label runs (other families, models) left it
             for target, paths in labels.items():
                 data["labels"].setdefault(model_id, {}).setdefault(target, {}).update(paths)
             data["provenance"][family] = {
