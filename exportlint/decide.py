@@ -85,33 +85,43 @@ def decide(subject: Subject, targets: list[Target], mode: str, undecided: set[tu
         out = []
         for target, path, runner in runs:
             by = TRANSLATION if mode == "auto" and target.family == "onnx" else CONVERTER
-            known = store.get(target, path, by) if store else None
-            out.append(known or _run(subject, target, path, runner, by))
-            if store and known is None and out[-1].converted is not None:
-                store.put(target, out[-1])
+            out.append(run_cached(store, subject, target, path, runner, by))
         return out
     finally:
         subject.model.train(training)
 
 
+def run_cached(store: DecisionCache | None, subject: Any, target: Target, path: str, runner, by: str) -> Decision:
+    """The decision `store` holds for (target, path), else `runner`'s, stored when it ran."""
+    known = store.get(target, path, by) if store else None
+    if known is not None:
+        return known
+    decision = run_converter(subject, target, path, runner, by)
+    if store and decision.converted is not None:
+        store.put(target, decision)
+    return decision
+
+
 class DecisionCache:
     """Decisions already made for a model's graphs, on disk: `$EXPORTLINT_CACHE_DIR` (default
     `~/.cache/exportlint`) / decisions / FINGERPRINT.json, keyed inside by target, path and the
-    versions of the libraries that ran it. JSON only, written atomically (a temporary file renamed
-    into place), so concurrent runs at worst both convert; `--no-cache` (or `EXPORTLINT_NO_CACHE=1`)
-    turns it off."""
+    versions of the libraries that ran it (`libraries`: per family) and the runners' code (`runners`: their
+    module's file). JSON only, written atomically (a temporary file renamed into place), so concurrent runs
+    at worst both convert; `--no-cache` (or `EXPORTLINT_NO_CACHE=1`) turns it off."""
 
-    def __init__(self, fingerprint: str):
+    def __init__(self, fingerprint: str, libraries: dict[str, tuple[str, ...]] | None = None, runners: str = __file__):
         root = os.environ.get("EXPORTLINT_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "exportlint")
         self.path = os.path.join(root, "decisions", f"{fingerprint}.json")
         self.enabled = not os.environ.get("EXPORTLINT_NO_CACHE")
+        self.libraries = libraries or _LIBRARIES
+        self.runners = runners
 
     def _key(self, target: Target, path: str) -> str:
         from exportlint import __version__
         from exportlint.tables.probe.harness import library_versions
 
-        versions = library_versions(*_LIBRARIES[target.family])
-        return json.dumps([__version__, _runners_digest(), str(target), path, versions], sort_keys=True)
+        versions = library_versions(*self.libraries[target.family])
+        return json.dumps([__version__, _runners_digest(self.runners), str(target), path, versions], sort_keys=True)
 
     def _load(self) -> dict[str, Any]:
         try:
@@ -143,11 +153,11 @@ class DecisionCache:
 
 
 @cache
-def _runners_digest() -> str:
-    """This module's text: a decision made by other runner code is not reused."""
+def _runners_digest(runners: str) -> str:
+    """The runners' module text: a decision made by other runner code is not reused."""
     import hashlib
 
-    with open(__file__, "rb") as fh:
+    with open(runners, "rb") as fh:
         return hashlib.sha256(fh.read()).hexdigest()[:16]
 
 
@@ -155,7 +165,7 @@ _LIBRARIES = {"onnx": ("torch", "onnx", "onnxscript", "onnxruntime"), "coreml": 
               "tflite": ("torch", "litert-torch", "ai-edge-litert")}
 
 
-def _run(subject: Subject, target: Target, path: str, runner, by: str) -> Decision:
+def run_converter(subject: Any, target: Target, path: str, runner, by: str) -> Decision:
     from exportlint.capture.spec import quiet, user_code
 
     try:
