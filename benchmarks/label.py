@@ -195,15 +195,12 @@ def _tf_coreml(fn, made, target: str) -> None:
 def _tf_onnx(fn, made, target: str) -> None:
     import onnx
     import onnxruntime as ort
-    import tf2onnx
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     from exportlint.decide_tf import example_inputs
+    from exportlint.tables.generate.tf_tables import tf2onnx_model  # tf2onnx.convert.from_graph_def of the frozen fn
 
     opset = int(target.split(":")[1])
-    frozen = convert_variables_to_constants_v2(fn)
-    proto, _ = tf2onnx.convert.from_graph_def(frozen.graph.as_graph_def(), input_names=[t.name for t in frozen.inputs],
-                                              output_names=[t.name for t in frozen.outputs], opset=opset)
+    proto = tf2onnx_model(fn, opset)
     got = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
     if got != opset:
         raise RuntimeError(f"tf2onnx returned an opset-{got} model")

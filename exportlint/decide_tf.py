@@ -1,9 +1,11 @@
 """Decide TensorFlow / Keras targets with the real converters, on the ConcreteFunction already captured.
 
-The TF counterpart of `exportlint.decide`, with the same modes and cache: "auto" (the default) converts for
-each target the tables cannot decide (an op in no TFLite table, a registry-only claim, a probe that was
-inconclusive); "confirm" converts for every target. The converters ship with the TF stack and take seconds
-on a captured graph: TFLite (`TFLiteConverter.from_concrete_functions`, builtins only or with
+The TF counterpart of `exportlint.decide`, with the same modes and cache. The converters ship with the TF
+stack and take seconds on a captured graph, so "auto" (the default) runs TFLite and tf2onnx for every target
+(a probe of each op alone misses what the whole graph meets: tf2onnx's opset-13 Einsum without an output
+shape, which onnx.checker rejects) and Core ML, the slowest, for each target whose ops the tables do not all
+prove supported (an op in no table, a registry-only claim, an inconclusive probe, a blocker: the
+converter's own reason then replaces the table's); "confirm" runs every converter. The calls: TFLite (`TFLiteConverter.from_concrete_functions`, builtins only or with
 SELECT_TF_OPS, then TF's interpreter runs it unless select-TF ops are left, for which it has no Flex
 delegate), Core ML (`ct.convert([fn], source="tensorflow")`, an ML Program; conversion only, prediction
 needs macOS) and tf2onnx (at the target's opset, then `onnx.checker` and ONNX Runtime against TF's
@@ -67,13 +69,14 @@ def example_inputs(fn) -> list:
     return out
 
 
-def decide_tf(fn, targets: list[Target], mode: str, undecided: set[tuple[str, str]] = frozenset(),
+def decide_tf(fn, targets: list[Target], mode: str, proven: set[tuple[str, str]] = frozenset(),
               cache: bool = True) -> list[Decision]:
-    """Run the converters `mode` asks for on the ConcreteFunction `fn`, per target (path "direct")."""
+    """Run the converters `mode` asks for on the ConcreteFunction `fn`, per target (path "direct");
+    `proven`: the (target, path) pairs whose every op the tables prove supported."""
     if mode == "static":
         return []
     runs = [t for t in targets if t.family in _RUNNERS and (t.family != "tflite" or t.version != "gpu")
-            and (mode == "confirm" or (str(t), DIRECT.name) in undecided)]
+            and (mode == "confirm" or t.family != "coreml" or (str(t), DIRECT.name) not in proven)]
     if not runs:
         return []
     subject = TFSubject(fn)

@@ -133,9 +133,10 @@ def check_captured(graph: OpGraph, subject: Subject | None, options: Options, re
         decisions = decide(subject, options.targets, options.decide, undecided_paths(graph, options.targets),
                            cache=options.cache)
     elif graph.dialect == "tf" and graph.capture.ok:
+        from exportlint.checks.operator_support import proven_paths
         from exportlint.decide_tf import decide_tf
 
-        decisions = decide_tf(graph.source.fn, options.targets, options.decide, undecided_paths(graph, options.targets),
+        decisions = decide_tf(graph.source.fn, options.targets, options.decide, proven_paths(graph, options.targets),
                               cache=options.cache)
     check_graph(graph, options, report, decisions)
 

@@ -238,6 +238,17 @@ def undecided_paths(graph: OpGraph, targets: Iterable[Target]) -> set[tuple[str,
     return out
 
 
+def proven_paths(graph: OpGraph, targets: Iterable[Target]) -> set[tuple[str, str]]:
+    """(target, path) pairs where the tables prove every op supported: nothing left for a converter to say."""
+    out = set()
+    for target in targets:
+        for path in target.paths(graph.dialect):
+            seen = path_graph(graph, path)
+            if seen is not None and all(v.status is Status.SUPPORTED for _, v in _groups(seen, target, path)):
+                out.add((str(target), path.name))
+    return out
+
+
 def _blocks(verdict: Verdict, dialect: str, family: str) -> bool:
     return verdict.blocks or (verdict.status is Status.UNKNOWN and _complete(dialect, family))
 
