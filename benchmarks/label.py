@@ -12,7 +12,8 @@ Families, each target x conversion path (label: {"ok", "error": first line or ""
   tflite  tflite x litert: litert_torch.convert, then the LiteRT interpreter runs it; ok iff builtin ops only.
 The TF corpus (`--corpus tf`: keras.applications, stock Keras layers, tf.Modules around one TF op) is converted
 from a ConcreteFunction with the model's input signature, as Keras 3 and SavedModel users convert; path "direct":
-  tflite  tflite (builtins only) and tflite:select (plus SELECT_TF_OPS): TFLiteConverter.from_concrete_functions,
+  tflite  tflite (builtins only) and tflite:select (plus SELECT_TF_OPS): TFLiteConverter.from_keras_model for a Keras
+          model, from_concrete_functions([fn], module) for a tf.Module,
           then TF's interpreter allocates and runs it (not when Flex ops are left: it has no Flex delegate);
           ok iff builtin ops only for tflite.
   coreml  coreml:iOS16: ct.convert([fn], source="tensorflow", convert_to="mlprogram", skip_model_load=True).
@@ -170,7 +171,10 @@ def _tf_tflite(fn, made, target: str) -> None:
 
     from exportlint.decide_tf import example_inputs
 
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([fn], made)
+    if isinstance(made, tf.Module):  # its signature's function
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([fn], made)
+    else:  # what Keras users call (from_concrete_functions with the model keeps its RNN variables unfrozen)
+        converter = tf.lite.TFLiteConverter.from_keras_model(made)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS] + (
         [tf.lite.OpsSet.SELECT_TF_OPS] if target == "tflite:select" else [])
     interpreter = tf.lite.Interpreter(model_content=converter.convert())
