@@ -169,7 +169,7 @@ def _tflite(model, args, target: str, path: str) -> None:
 def _tf_tflite(fn, made, target: str) -> None:
     import tensorflow as tf
 
-    from exportlint.decide_tf import example_inputs
+    from exportlint.decide_tf import example_inputs, run_interpreter
 
     if isinstance(made, tf.Module):  # its signature's function
         converter = tf.lite.TFLiteConverter.from_concrete_functions([fn], made)
@@ -183,10 +183,7 @@ def _tf_tflite(fn, made, target: str) -> None:
         raise RuntimeError(f"needs non-builtin ops: {', '.join(extra)}")
     if extra:  # this interpreter has no Flex delegate: select-TF ops are labelled by the conversion
         return
-    interpreter.allocate_tensors()
-    for detail, value in zip(sorted(interpreter.get_input_details(), key=lambda d: d["index"]), example_inputs(fn)):
-        interpreter.set_tensor(detail["index"], value.astype(detail["dtype"]) if value.dtype != object else value)
-    interpreter.invoke()
+    run_interpreter(interpreter, example_inputs(fn))
 
 
 def _tf_coreml(fn, made, target: str) -> None:

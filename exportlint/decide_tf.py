@@ -123,13 +123,21 @@ def _tflite(subject: TFSubject, target: Target) -> tuple[bool, str]:
     extra = [op for op in ops if not re.fullmatch(r"[A-Z0-9_]+", op)]
     if extra:  # select-TF ops: TF's interpreter has no Flex delegate to run them
         return True, f"TFLiteConverter with SELECT_TF_OPS: {len(ops)} op kinds, select-TF {', '.join(extra)}"
-    interpreter = tf.lite.Interpreter(model_content=flatbuffer)
+    run_interpreter(tf.lite.Interpreter(model_content=flatbuffer), example_inputs(subject.fn))
+    return True, f"TFLiteConverter: {len(ops)} builtin op kinds; the interpreter ran it"
+
+
+def run_interpreter(interpreter, inputs: list) -> None:
+    """Allocate and invoke a TFLite interpreter on `inputs` (in signature order). The flatbuffer may list its
+    inputs in another order: each input tensor takes the first unused value of its shape and dtype kind."""
     interpreter.allocate_tensors()
-    for detail, value in zip(sorted(interpreter.get_input_details(), key=lambda d: d["index"]),
-                             example_inputs(subject.fn)):
+    left = list(inputs)
+    for detail in sorted(interpreter.get_input_details(), key=lambda d: d["index"]):
+        value = next((v for v in left if tuple(v.shape) == tuple(detail["shape"])
+                      and (v.dtype == object) == (detail["dtype"] == object)), left[0])
+        left.remove(value)
         interpreter.set_tensor(detail["index"], value if value.dtype == object else value.astype(detail["dtype"]))
     interpreter.invoke()
-    return True, f"TFLiteConverter: {len(ops)} builtin op kinds; the interpreter ran it"
 
 
 def _coreml(subject: TFSubject, target: Target) -> tuple[bool, str]:
