@@ -169,12 +169,9 @@ def _tflite(model, args, target: str, path: str) -> None:
 def _tf_tflite(fn, made, target: str) -> None:
     import tensorflow as tf
 
-    from exportlint.decide_tf import example_inputs, run_interpreter
+    from exportlint.decide_tf import example_inputs, run_interpreter, tflite_converter
 
-    if isinstance(made, tf.Module):  # its signature's function
-        converter = tf.lite.TFLiteConverter.from_concrete_functions([fn], made)
-    else:  # what Keras users call (from_concrete_functions with the model keeps its RNN variables unfrozen)
-        converter = tf.lite.TFLiteConverter.from_keras_model(made)
+    converter = tflite_converter(fn, made)  # from_keras_model, or from_concrete_functions([fn], module)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS] + (
         [tf.lite.OpsSet.SELECT_TF_OPS] if target == "tflite:select" else [])
     interpreter = tf.lite.Interpreter(model_content=converter.convert())

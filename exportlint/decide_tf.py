@@ -37,9 +37,10 @@ SHAPE_FIXES = (
 
 @dataclass(frozen=True)
 class TFSubject:
-    """What the TF runners convert: the captured ConcreteFunction and example inputs for its signature."""
+    """What the TF runners convert: the captured ConcreteFunction, and the Keras model or tf.Module it came from."""
 
     fn: Any
+    owner: Any = None
 
     def fingerprint(self) -> str:
         """The function's graph (ops, attributes, nested functions, shapes); variables' values are left out."""
@@ -70,16 +71,17 @@ def example_inputs(fn) -> list:
 
 
 def decide_tf(fn, targets: list[Target], mode: str, proven: set[tuple[str, str]] = frozenset(),
-              cache: bool = True) -> list[Decision]:
-    """Run the converters `mode` asks for on the ConcreteFunction `fn`, per target (path "direct");
-    `proven`: the (target, path) pairs whose every op the tables prove supported."""
+              cache: bool = True, owner: Any = None) -> list[Decision]:
+    """Run the converters `mode` asks for on the ConcreteFunction `fn` (of `owner`, a Keras model or
+    tf.Module, when known), per target (path "direct"); `proven`: the (target, path) pairs whose every op
+    the tables prove supported."""
     if mode == "static":
         return []
     runs = [t for t in targets if t.family in _RUNNERS and (t.family != "tflite" or t.version != "gpu")
             and (mode == "confirm" or t.family != "coreml" or (str(t), DIRECT.name) not in proven)]
     if not runs:
         return []
-    subject = TFSubject(fn)
+    subject = TFSubject(fn, owner)
     store = DecisionCache(subject.fingerprint(), LIBRARIES, __file__) if cache else None
     with _native_stderr_silenced():
         return [run_cached(store, subject, t, DIRECT.name, _RUNNERS[t.family], CONVERTER) for t in runs]
@@ -112,7 +114,7 @@ def _tflite(subject: TFSubject, target: Target) -> tuple[bool, str]:
 
     from exportlint.tables.generate.tf_tables import tflite_op_names, tflite_reason
 
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([subject.fn])
+    converter = tflite_converter(subject.fn, subject.owner)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS] + (
         [tf.lite.OpsSet.SELECT_TF_OPS] if target.version == "select" else [])
     try:
@@ -125,6 +127,19 @@ def _tflite(subject: TFSubject, target: Target) -> tuple[bool, str]:
         return True, f"TFLiteConverter with SELECT_TF_OPS: {len(ops)} op kinds, select-TF {', '.join(extra)}"
     run_interpreter(tf.lite.Interpreter(model_content=flatbuffer), example_inputs(subject.fn))
     return True, f"TFLiteConverter: {len(ops)} builtin op kinds; the interpreter ran it"
+
+
+def tflite_converter(fn, owner: Any = None):
+    """The TFLiteConverter a user makes: `from_keras_model` for a Keras model (its lookup tables become
+    builtin HASHTABLE ops), else `from_concrete_functions` with the tf.Module as trackable. (Given a Keras
+    model as trackable, `from_concrete_functions` keeps an RNN's variables as resources the interpreter
+    cannot read.)"""
+    import keras
+    import tensorflow as tf
+
+    if isinstance(owner, keras.Model):
+        return tf.lite.TFLiteConverter.from_keras_model(owner)
+    return tf.lite.TFLiteConverter.from_concrete_functions([fn], owner)
 
 
 def run_interpreter(interpreter, inputs: list) -> None:

@@ -137,7 +137,7 @@ def check_captured(graph: OpGraph, subject: Subject | None, options: Options, re
         from exportlint.decide_tf import decide_tf
 
         decisions = decide_tf(graph.source.fn, options.targets, options.decide, proven_paths(graph, options.targets),
-                              cache=options.cache)
+                              cache=options.cache, owner=graph.source.owner)
     check_graph(graph, options, report, decisions)
 
 
