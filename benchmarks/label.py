@@ -19,7 +19,9 @@ from a ConcreteFunction with the model's input signature, as Keras 3 and SavedMo
   coreml  coreml:iOS16: ct.convert([fn], source="tensorflow", convert_to="mlprogram", skip_model_load=True).
   onnx    onnx:13/17: tf2onnx.convert.from_graph_def of the frozen function; ok iff the model's ai.onnx opset is N,
           onnx.checker (full_check) passes and ONNX Runtime (CPU) runs it.
-A timeout or a crash of the subprocess is a failure label with its reason. Resumable: labelled pairs are kept.
+A timeout or a crash of the subprocess is a failure label with its reason; a model that does not build (a
+missing corpus package) is skipped, not labelled. Resumable: labelled pairs are kept. Runs over other families
+or models may go at once: each merges its labels into the file as it finds it.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ TF_VERSIONS = {
     "tflite": ["tensorflow-cpu", "keras"],
 }
 CORPUS_VERSIONS = ["transformers", "torchvision", "timm"]
+NOT_BUILT = 3  # worker exit status: the corpus model does not build here
 ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
        "CUDA_VISIBLE_DEVICES": ""}
 
@@ -219,7 +222,12 @@ def worker(family: str, model_id: str, out: str) -> None:
     import contextlib
 
     module, factory = model_id.split(".", 1)
-    make = getattr(_load(module), factory)
+    try:
+        make = getattr(_load(module), factory)
+        make()
+    except Exception:  # noqa: BLE001 - a corpus model that does not build here is no label
+        traceback.print_exc()
+        sys.exit(NOT_BUILT)
     if is_tf(model_id):
         pairs = TF_PAIRS[family]
         convert = {"onnx": _tf_onnx, "coreml": _tf_coreml, "tflite": _tf_tflite}[family]
@@ -278,6 +286,10 @@ def save_labels(data: dict, file: Path = LABELS) -> None:
     tmp.replace(file)
 
 
+class NotBuilt(Exception):
+    """The corpus model could not be built in the worker (a missing corpus package): no label."""
+
+
 def _version(name: str) -> str:
     try:
         return importlib.metadata.version(name)
@@ -300,6 +312,8 @@ def run_one(family: str, model_id: str, timeout: float) -> dict:
             err.seek(0)
             tail = [ln for ln in err.read().splitlines() if ln.strip()]
             reason = f"worker exited {proc.returncode}: {tail[-1][:250] if tail else 'no output'}"
+            if proc.returncode == NOT_BUILT:
+                raise NotBuilt(reason)
         except subprocess.TimeoutExpired:
             reason = f"timeout after {timeout:.0f} s"
         done = [json.loads(line) for line in Path(out.name).read_text().splitlines()]
@@ -336,14 +350,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"not in the {opts.corpus} corpus: {', '.join(sorted(unknown))}")
     pairs, versions = (TF_PAIRS, TF_VERSIONS) if tf_corpus else (PAIRS, VERSIONS)
     labels_path = LABELS_TF if tf_corpus else LABELS
-    data = load_labels(labels_path)
     for family in opts.families:
         for model_id in opts.models or ids:
-            have = data["labels"].get(model_id, {})
+            have = load_labels(labels_path)["labels"].get(model_id, {})
             if not opts.relabel and all(p in have.get(t, {}) for t, p in pairs[family]):
                 continue
             start = time.perf_counter()
-            labels = run_one(family, model_id, opts.timeout)
+            try:
+                labels = run_one(family, model_id, opts.timeout)
+            except NotBuilt as exc:
+                print(f"{family:6} {model_id:32} skipped: the model does not build here ({exc})", flush=True)
+                continue
+            data = load_labels(labels_path)  # as other label runs (other families, models) left it
             for target, paths in labels.items():
                 data["labels"].setdefault(model_id, {}).setdefault(target, {}).update(paths)
             data["provenance"][family] = {

@@ -10,7 +10,7 @@ from pathlib import Path
 from exportlint import __version__
 from exportlint.errors import LoadError, UsageError
 
-FORMATS = ("text", "json", "sarif", "github")
+FORMATS = ("text", "json", "sarif", "github", "html")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,7 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--require-default-path", action="store_true",
                        help="a target counts as exportable only through its converter's default path "
                             "(torch.onnx dynamo, Core ML from an ExportedProgram)")
-    check.add_argument("--format", choices=FORMATS, default="text")
+    check.add_argument("--format", choices=FORMATS, default="text",
+                       help="html: one self-contained page that draws the graphs (docs/html-report.md)")
+    check.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
+    check.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even when a target is blocked")
 
     fix = sub.add_parser("fix", help="apply fixes: to .py files (LibCST), or to a model (--output fixed.pt2|.onnx)",
@@ -69,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("code", metavar="CODE")
     sub.add_parser("rules", help="list every rule")
     sub.add_parser("targets", help="list the support tables: provenance, counts, share proven by probes")
+    sub.add_parser("server", help="a language server (LSP over stdio): the source-only rules as you type, "
+                                  "with their fixes as code actions (docs/editors.md)")
     op = sub.add_parser("op", help="print an operator's support across every target and version")
     op.add_argument("op", metavar="OP", help="e.g. aten.grid_sampler.default or grid_sampler")
     return parser
@@ -158,8 +163,21 @@ def _config(args, paths: list[str]):
 
 
 def cmd_check(args) -> int:
-    from exportlint.run import check_specs
+    from exportlint.progress import shown
     from exportlint.report import render
+
+    with shown(not args.quiet):
+        report = _check(args)
+    text = render(report, args.format, color=args.format == "text" and not args.output and wants_color(sys.stdout))
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
+    return 1 if report.failed and not args.exit_zero else 0
+
+
+def _check(args):
+    from exportlint.run import check_specs
 
     config = _config(args, args.specs)
     options = _options(args, config)
@@ -185,9 +203,15 @@ def cmd_check(args) -> int:
     else:
         raise UsageError("no SPEC given and no [[tool.exportlint.models]] in a pyproject.toml "
                          "(e.g. exportlint check models/net.py:build)")
-    color = args.format == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    print(render(report, args.format, color=color))
-    return 1 if report.failed and not args.exit_zero else 0
+    return report
+
+
+def wants_color(stream) -> bool:
+    """Colours on a terminal, unless NO_COLOR is set; FORCE_COLOR asks for them anywhere
+    (no-color.org, force-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    return bool(os.environ.get("FORCE_COLOR")) or stream.isatty()
 
 
 SOURCE_SUFFIXES = (".py", ".pyw", ".pyi")
@@ -292,8 +316,14 @@ def cmd_op(args) -> int:
     return 0
 
 
+def cmd_server(args) -> int:
+    from exportlint.server import serve
+
+    return serve()
+
+
 COMMANDS = {"check": cmd_check, "fix": cmd_fix, "explain": cmd_explain, "rules": cmd_rules, "targets": cmd_targets,
-            "op": cmd_op}
+            "op": cmd_op, "server": cmd_server}
 
 
 # TensorFlow's C++ banner lines (oneDNN, CPU features, CUDA) on import: set before it is imported.

@@ -1,14 +1,16 @@
 """Decide conversion paths with the real converters, where the tables are not the last word.
 
 `decide` modes (`Options.decide`): "static" runs nothing; "auto" (the default) runs the converter
-of each path the tables cannot decide (an op form no probe covered, a missing table), and the ONNX paths'
-own translation — `torch.onnx.export` of the ExportedProgram already captured (dynamo) and of the
+of each path with an op no probe proved (a form no probe covered, a missing table, an op only the
+converter's registry lists), and the ONNX paths' own translation — `torch.onnx.export` of the ExportedProgram already captured (dynamo) and of the
 module (TorchScript exporter), then the produced opset, `onnx.checker` and ONNX Runtime against
 PyTorch's outputs: seconds, torch only; "confirm" (`--confirm`) also runs every other installed
 converter per path: Core ML (`ct.convert` of the ExportedProgram and of `torch.jit.trace`;
 conversion only, prediction needs macOS) and TFLite (`litert_torch.convert`, the ops the flatbuffer
 needs, then a run in the LiteRT interpreter; for `tflite:gpu` the GPU-delegate rules on the converted nodes, an estimate without a
 device). TensorRT needs a GPU: never run. A converter's answer, when it ran, is the path's verdict.
+Converters run in a forked child process per family, with a timeout per conversion: one that aborts
+or hangs fails its own path only.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Callable
 
+from exportlint.progress import step
 from exportlint.targets import Target
 
 TRANSLATION, CONVERTER = "translation", "converter"
 # The detail of a conversion that worked but computes other numbers than PyTorch (EXL101 warns).
 NUMERICS_CAVEAT = "converts, but ONNX Runtime's outputs differ from PyTorch's"
+CONVERTER_TIMEOUT = 600.0  # seconds one conversion may take; `EXPORTLINT_CONVERTER_TIMEOUT` overrides
 
 
 @dataclass(frozen=True)
@@ -82,17 +86,26 @@ def decide(subject: Subject, targets: list[Target], mode: str, undecided: set[tu
     training = subject.model.training
     subject.model.eval()  # as captured; restored below
     try:
-        out = []
+        out, todo = {}, []
         for target, path, runner in runs:
             by = TRANSLATION if mode == "auto" and target.family == "onnx" else CONVERTER
-            out.append(run_cached(store, subject, target, path, runner, by))
-        return out
+            known = store.get(target, path, by) if store else None
+            if known:
+                out[str(target), path] = known
+            else:
+                todo.append((target, path, runner, by))
+        for decision in _isolated(subject, todo):
+            out[decision.target, decision.path] = decision
+            if store and decision.converted is not None:
+                store.put(next(t for t, *_ in todo if str(t) == decision.target), decision)
+        return [out[str(t), p] for t, p, _ in runs]
     finally:
         subject.model.train(training)
 
 
 def run_cached(store: DecisionCache | None, subject: Any, target: Target, path: str, runner, by: str) -> Decision:
-    """The decision `store` holds for (target, path), else `runner`'s, stored when it ran."""
+    """The decision `store` holds for (target, path), else `runner`'s run in this process, stored when it ran
+    (the TensorFlow runners, `decide_tf`: TensorFlow's runtime does not survive a fork)."""
     known = store.get(target, path, by) if store else None
     if known is not None:
         return known
@@ -100,6 +113,81 @@ def run_cached(store: DecisionCache | None, subject: Any, target: Target, path: 
     if store and decision.converted is not None:
         store.put(target, decision)
     return decision
+
+
+def _isolated(subject: Subject, jobs: list[tuple[Target, str, Callable, str]]) -> list[Decision]:
+    """Run `jobs` in forked children, one per converter family and all at once: a converter that
+    kills the interpreter (a C++ abort) or hangs costs its own decision, not the report, and each
+    family's imports are paid once. After a crash or a timeout the family's remaining jobs go on in
+    a new child. In-process, one after the other, where fork is missing."""
+    import multiprocessing
+    import time
+    from multiprocessing.connection import wait
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return [run_converter(subject, *job) for job in jobs]
+    timeout = float(os.environ.get("EXPORTLINT_CONVERTER_TIMEOUT") or CONVERTER_TIMEOUT)
+    context = multiprocessing.get_context("fork")
+    done: dict[tuple[str, str], Decision] = {}
+    running = {}  # reader -> (child, the family's jobs not yet answered, deadline of the first)
+
+    def start(pending: list) -> None:
+        if pending:
+            reader, writer = context.Pipe(duplex=False)
+            child = context.Process(target=_child, args=(subject, pending, writer), daemon=True)
+            child.start()
+            writer.close()
+            running[reader] = (child, pending, time.monotonic() + timeout)
+
+    def answer(reader, decision: Decision | None, failure: str = "") -> None:
+        child, pending, _ = running.pop(reader)
+        target, path, _, by = pending[0]
+        done[str(target), path] = decision or Decision(str(target), path, False, failure, by)
+        if decision is not None and len(pending) > 1:
+            running[reader] = (child, pending[1:], time.monotonic() + timeout)
+            return
+        child.kill()
+        child.join()
+        reader.close()
+        start(pending[1:])
+
+    for family in dict.fromkeys(t.family for t, *_ in jobs):
+        start([job for job in jobs if job[0].family == family])
+    while running:
+        with step(f"converters {len(done) + 1}/{len(jobs)}: " + ", ".join(
+                f"{p[0][0]} via {p[0][1]}" for _, p, _ in running.values())):
+            ready = wait(list(running), timeout=max(0.0, min(d for *_, d in running.values()) - time.monotonic()))
+        for reader in ready:
+            try:
+                answer(reader, reader.recv())
+            except EOFError:
+                child = running[reader][0]
+                child.join()
+                answer(reader, None, f"the converter ended the process ({_exit_text(child.exitcode)})")
+        for reader, (_, _, deadline) in list(running.items()):
+            if reader not in ready and time.monotonic() >= deadline:
+                answer(reader, None, f"did not finish in {timeout:.0f} s (EXPORTLINT_CONVERTER_TIMEOUT)")
+    return [done[str(t), p] for t, p, *_ in jobs]
+
+
+def _exit_text(code: int | None) -> str:
+    import signal
+
+    code = code or 0
+    return f"signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
+
+
+def _child(subject: Subject, jobs: list, writer) -> None:
+    """A converter process: its own and its C++ libraries' output goes nowhere; each decision is sent back."""
+    import faulthandler
+
+    faulthandler.disable()  # a crash is reported by the parent, not dumped on the user's terminal
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    for job in jobs:
+        writer.send(run_converter(subject, *job))
+    writer.close()
 
 
 class DecisionCache:

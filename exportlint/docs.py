@@ -85,6 +85,12 @@ def _anchor(rule: type[Rule]) -> str:
     return f"{rule.code}-{rule.slug}".lower()
 
 
+def rule_url(rule: type[Rule]) -> str | None:
+    """The rule's section of docs/rules.md (a file URL into the checkout); None where the docs are
+    not beside the package (an installed wheel ships no docs/)."""
+    return f"{RULES_MD.as_uri()}#{_anchor(rule)}" if RULES_MD.is_file() else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m exportlint.docs",
                                      description="Regenerate docs/rules.md from the rule registry.")

@@ -12,6 +12,7 @@ from exportlint.engine.registry import all_rules, select
 from exportlint.engine.rule import Context, Finding
 from exportlint.errors import LoadError
 from exportlint.ir import OpGraph
+from exportlint.progress import each_model, step
 from exportlint.report import Report
 from exportlint.suppress import apply_suppressions, graph_scope, suppressed_by
 from exportlint.targets import TRACE_GRAPH
@@ -25,12 +26,13 @@ def check_graph(graph: OpGraph, options: Options, report: Report, decisions: Seq
                 ) -> list[Finding]:
     """Add the graph's findings to `report`; returns those a comment or per-file-ignores suppressed."""
     rules = graph_rules(select(all_rules(), options), graph.dialect)
-    findings = run_rules(graph, rules, Context(options.targets, options, list(decisions)))
+    with step(f"{len(rules)} rules"):
+        findings = run_rules(graph, rules, Context(options.targets, options, list(decisions)))
     findings = _link_source_fixes(findings, {r.code: r.source_fix for r in rules if r.source_fix})
     kept = apply_suppressions(findings, options, graph_scope(graph), graph.model, ran=rules)
     kept = settle(kept, options.targets, graph.dialect, decisions, options.require_default_path)
     report.add(graph.model, graph.capture, options.targets, kept, graph.dialect, decisions,
-               options.require_default_path)
+               options.require_default_path, graph)
     return [f for f in findings if suppressed_by(f, options) is not None]
 
 
@@ -77,16 +79,19 @@ def capture(spec: str, options: Options, shapes: list[str], dtypes: list[str]
     if is_onnx_spec(spec):
         from exportlint.capture.onnx_file import capture_onnx
 
-        return capture_onnx(Path(spec), options), None
+        with step("loading"):
+            return capture_onnx(Path(spec), options), None
     if is_tf_spec(spec):
         from exportlint.capture.tensorflow import capture_tf
 
-        with user_code(spec):
+        with user_code(spec), step("loading"):
             return capture_tf(spec, options), None
     from exportlint.capture.pytorch import load_spec
 
     with user_code(spec):
-        return capture_module(*load_spec(spec, shapes, dtypes), spec, options)
+        with step("building the model"):
+            loaded = load_spec(spec, shapes, dtypes)
+        return capture_module(*loaded, spec, options)
 
 
 def capture_module(model, inputs: tuple, name: str, options: Options) -> tuple[OpGraph, Subject]:
@@ -96,7 +101,8 @@ def capture_module(model, inputs: tuple, name: str, options: Options) -> tuple[O
 
     graph = capture_torch(model, inputs, options, name)
     if any(p.graph == TRACE_GRAPH for t in options.targets for p in t.paths("aten")):
-        capture_trace(graph, model, inputs, script=options.script or data_dependent_branch(graph.capture))
+        with step("capturing with torch.jit.trace (the TorchScript paths)"):
+            capture_trace(graph, model, inputs, script=options.script or data_dependent_branch(graph.capture))
     program = graph.source if graph.capture.method.startswith("torch.export") else None
     traced = graph.capture.traced
     return graph, Subject(model, inputs, program, traced.source if traced is not None else None)
@@ -104,7 +110,7 @@ def capture_module(model, inputs: tuple, name: str, options: Options) -> tuple[O
 
 def check_specs(specs: list[str], options: Options, shapes: list[str], dtypes: list[str]) -> Report:
     report = Report()
-    for spec in specs:
+    for spec in each_model(specs):
         check_model(spec, options, shapes, dtypes, report)
     return report
 
@@ -144,7 +150,7 @@ def check_captured(graph: OpGraph, subject: Subject | None, options: Options, re
 def check_models(models: list[ModelEntry], options: Options, report: Report | None = None) -> Report:
     """The `[[tool.exportlint.models]]` of the config, each with its own shapes and overrides."""
     report = report if report is not None else Report()
-    for entry in models:
+    for entry in each_model(models, lambda e: e.spec):
         check_model(entry.spec, entry.options(options), entry.input_shapes, entry.input_dtypes, report)
     return report
 

@@ -56,3 +56,34 @@ def test_concurrent_writers_leave_a_readable_cache(cache_dir):
     files = list((cache_dir / "decisions").glob("*.json"))
     assert len(files) == 1 and len(json.loads(files[0].read_text())) == 2
     assert not list((cache_dir / "decisions").glob("*.tmp"))
+
+
+class _Dies(torch.nn.Module):
+    """Fine when captured; then its forward (run by the converters) kills or stalls the process."""
+
+    how = None
+
+    def forward(self, x):
+        if self.how == "abort":
+            import os
+
+            os.abort()
+        if self.how == "hang":
+            import time
+
+            time.sleep(600)
+        return x + 1
+
+
+@pytest.mark.parametrize("how, timeout, expected", [("abort", "600", "ended the process (signal SIGABRT)"),
+                                                    ("hang", "15", "did not finish in 15 s")])
+def test_a_converter_that_kills_or_stalls_its_process_costs_only_its_decisions(how, timeout, expected,
+                                                                                monkeypatch):
+    monkeypatch.setenv("EXPORTLINT_CONVERTER_TIMEOUT", timeout)
+    model, inputs = _Dies().eval(), (torch.randn(2, 3),)
+    program, traced = torch.export.export(model, inputs), torch.jit.trace(model, inputs)
+    model.how = how
+    runs = decide(Subject(model, inputs, program, traced), ONNX18, "auto", cache=False)
+    # each path ran in its own process after the one before died; this process lives on
+    assert [(d.path, d.converted) for d in runs] == [("dynamo", False), ("torchscript", False)]
+    assert all(expected in d.detail for d in runs), runs

@@ -28,3 +28,6 @@ def test_wheel_contains_tables_and_rules(tmp_path: Path):
     modules = {str(p.relative_to(ROOT)) for p in (ROOT / "exportlint").rglob("*.py")}
     assert modules <= names
     assert any(n.endswith("entry_points.txt") for n in names)
+    page = {f"exportlint/report/{p.relative_to(ROOT / 'exportlint' / 'report').as_posix()}"
+            for sub in ("assets", "vendor") for p in (ROOT / "exportlint" / "report" / sub).rglob("*") if p.is_file()}
+    assert {"exportlint/report/vendor/dagre/dagre.min.js", "exportlint/report/vendor/dagre/LICENSE"} <= page <= names

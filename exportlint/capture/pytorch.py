@@ -21,6 +21,7 @@ from exportlint.capture.spec import quiet
 from exportlint.capture.locate import exception_frames, frames_from_text, is_library_file, jit_frames, locate
 from exportlint.errors import LoadError, UsageError
 from exportlint.ir import CaptureInfo, Location, NodeKind, OpGraph, OpNode, TensorMeta
+from exportlint.progress import step
 
 EXPORT_NON_STRICT = "torch.export(non-strict)"
 EXPORT_STRICT = "torch.export(strict)"
@@ -58,7 +59,7 @@ def capture_torch(model: Any, inputs: tuple, options: Options, name: str) -> OpG
     ]
     for method, run in methods:
         try:
-            with quiet():
+            with step(f"capturing with {method}"), quiet():
                 graph = run()
         except Exception as exc:  # noqa: BLE001 - each failure is a reported fact
             info.attempts.append((method, _summary(exc)))
@@ -67,8 +68,9 @@ def capture_torch(model: Any, inputs: tuple, options: Options, name: str) -> OpG
             continue
         info.method = method
         if method in (EXPORT_NON_STRICT, EXPORT_STRICT):
-            second = (capture_resized(model, inputs, name, strict=method == EXPORT_STRICT) if options.recapture
-                      else "skipped with --no-recapture")
+            with step("second capture at doubled input sizes"):
+                second = (capture_resized(model, inputs, name, strict=method == EXPORT_STRICT) if options.recapture
+                          else "skipped with --no-recapture")
             info.resized, info.resize_skipped = (None, second) if isinstance(second, str) else (second, None)
         return graph
     info.ok = False
@@ -325,7 +327,8 @@ def _schema_args(target) -> list[str]:
 # --- TorchScript graph (torch.jit.trace / torch.jit.script) -> OpGraph -------------------------
 
 _JIT_DTYPES = {"Float": "float32", "Double": "float64", "Long": "int64", "Int": "int32", "Bool": "bool",
-               "Half": "float16", "BFloat16": "bfloat16", "Byte": "uint8", "Char": "int8", "Short": "int16"}
+               "Half": "float16", "BFloat16": "bfloat16", "Byte": "uint8", "Char": "int8", "Short": "int16",
+               "ComplexFloat": "complex64", "ComplexDouble": "complex128", "ComplexHalf": "complex32"}
 TORCHSCRIPT = "torchscript"  # dialect of graphs whose op names are TorchScript node kinds (`aten::relu_`)
 JIT_SCRIPT = "torch.jit.script"
 # TorchScript plumbing with no computation for a converter: values flow through them to their users.

@@ -63,7 +63,7 @@ def quiet() -> Iterator[None]:
 
     logger = logging.getLogger("torch")
     level = logger.level
-    logger.setLevel(logging.ERROR)
+    logger.setLevel(logging.CRITICAL)  # errors raise; torch also logs some (a fake-tensor's broadcast)
     try:
         with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
             warnings.simplefilter("ignore")

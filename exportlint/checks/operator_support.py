@@ -12,7 +12,7 @@ from exportlint.checks import operator_support_forms as forms
 from exportlint.decide import NUMERICS_CAVEAT
 from exportlint.engine.rule import Context, Example, Finding, GraphRule, Severity
 from exportlint.ir import OpGraph, OpNode
-from exportlint.tables import BOOKKEEPING_OPS, Form, Status, Verdict, has_variants, support
+from exportlint.tables import BOOKKEEPING_OPS, Form, Status, Verdict, dtype_support, has_variants, support
 from exportlint.targets import TRACE_GRAPH, ConversionPath, Target
 
 GPU_DELEGATE = Target("tflite", "gpu")
@@ -76,8 +76,8 @@ class UnsupportedOperator(GraphRule):
     supports them when there is one. An op in no table of a complete registry (ATen, TorchScript,
     ONNX: a custom op) is an error: the converter does not know it. Ops whose support the tables
     cannot decide get one warning per target and path, ops only the converter's registry vouches
-    for an info line. Where a path was run for real (`decide`: the ONNX paths by default, every
-    converter with `--confirm`), its answer wins: a failure no table predicted is reported with
+    for an info line. Where a path was run for real (`decide`: by default the ONNX paths and every
+    path with an op no probe proved, every converter with `--confirm`), its answer wins: a failure no table predicted is reported with
     the converter's error, a table blocker the converter disproved becomes an info line.
 
     ## Why is this bad?
@@ -117,7 +117,7 @@ class UnsupportedOperator(GraphRule):
                 seen = path_graph(graph, path)
                 if seen is None:  # not captured: EXL001 says why
                     continue
-                groups = list(_groups(seen, target, path))
+                groups = list(op_verdicts(seen, target, path))
                 yield from self._unprobed_form(seen, target, path, groups)
                 yield from self._unproven(seen, target, path, groups)
                 blockers = [self._blocked(seen, node, target, path, v)
@@ -144,8 +144,7 @@ class UnsupportedOperator(GraphRule):
         kinds = (
             (lambda v: _undecided(v, graph.dialect, target.family) and not v.decided_by, Severity.WARNING,
              "not decided by the tables"),
-            (lambda v: v.status is Status.UNVERIFIED and v.evidence == "registry"
-             and not _undecided(v, graph.dialect, target.family), Severity.INFO,
+            (lambda v: _registry_only(v) and not _undecided(v, graph.dialect, target.family), Severity.INFO,
              "supported per the converter's registry only; no one-op conversion confirmed it (a static estimate)"),
         )
         for pick, severity, what in kinds:
@@ -226,14 +225,19 @@ def _undecided(verdict: Verdict, dialect: str, family: str) -> bool:
     return verdict.status is Status.UNVERIFIED and (verdict.evidence != "registry" or dialect == "tf")
 
 
+def _registry_only(verdict: Verdict) -> bool:
+    return verdict.status is Status.UNVERIFIED and verdict.evidence == "registry"
+
+
 def undecided_paths(graph: OpGraph, targets: Iterable[Target]) -> set[tuple[str, str]]:
-    """(target, path) pairs with an op the tables cannot decide: where `decide` runs the converter."""
+    """(target, path) pairs with an op no probe proved (the tables cannot decide it, or only the
+    converter's registry vouches for it): where `decide` runs the converter."""
     out = set()
     for target in targets:
         for path in target.paths(graph.dialect):
             seen = path_graph(graph, path)
-            if seen is not None and any(_undecided(v, seen.dialect, target.family)
-                                        for _, v in _groups(seen, target, path)):
+            if seen is not None and any(_undecided(v, seen.dialect, target.family) or _registry_only(v)
+                                        for _, v in op_verdicts(seen, target, path)):
                 out.add((str(target), path.name))
     return out
 
@@ -244,7 +248,7 @@ def proven_paths(graph: OpGraph, targets: Iterable[Target]) -> set[tuple[str, st
     for target in targets:
         for path in target.paths(graph.dialect):
             seen = path_graph(graph, path)
-            if seen is not None and all(v.status is Status.SUPPORTED for _, v in _groups(seen, target, path)):
+            if seen is not None and all(v.status is Status.SUPPORTED for _, v in op_verdicts(seen, target, path)):
                 out.add((str(target), path.name))
     return out
 
@@ -286,9 +290,31 @@ def path_support(op: str, target: Target, path: ConversionPath, dialect: str,
     return replace(verdict, status=Status(status), since=verdict.since if status == "unsupported" else None)
 
 
-def _groups(graph: OpGraph, target: Target, path: ConversionPath) -> Iterable[tuple[list[OpNode], Verdict]]:
+def op_verdicts(graph: OpGraph, target: Target, path: ConversionPath) -> Iterable[tuple[list[OpNode], Verdict]]:
     """(nodes, verdict) per op; per op and node form (args, input dtypes/ranks/constness) where the
-    table's verdict depends on the form."""
+    table's verdict depends on the form. A supported op's nodes that read a dtype the target's dtype
+    table does not list (complex64 for Core ML) are "unverified": no probe fed the op such tensors."""
+    for nodes, verdict in _table_verdicts(graph, target, path):
+        odd = {n.name: d for n in nodes if verdict.status is Status.SUPPORTED
+               and (d := _untabled_dtype(n, target, graph.dialect))}
+        if len(odd) < len(nodes):
+            yield [n for n in nodes if n.name not in odd], verdict
+        for dtype in dict.fromkeys(odd.values()):
+            yield [n for n in nodes if odd.get(n.name) == dtype], replace(
+                verdict, status=Status.UNVERIFIED, evidence="table",
+                reason=f"it reads {dtype} tensors here, a dtype {target}'s tables do not list")
+
+
+def _untabled_dtype(node: OpNode, target: Target, dialect: str) -> str | None:
+    """The first dtype `node` reads that the target's dtype table omits, where that table lists the
+    dtypes the target computes in (it has float32); else None."""
+    if dtype_support("float32", target, dialect).status is Status.UNKNOWN:
+        return None
+    return next((t.dtype for t in node.inputs if t.dtype
+                 and dtype_support(t.dtype, target, dialect).status is Status.UNKNOWN), None)
+
+
+def _table_verdicts(graph: OpGraph, target: Target, path: ConversionPath) -> Iterable[tuple[list[OpNode], Verdict]]:
     for op, nodes in graph.by_op.items():
         if op in BOOKKEEPING_OPS:
             continue

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from exportlint.engine.rule import Finding, Severity
-from exportlint.ir import CaptureInfo
+from exportlint.ir import CaptureInfo, OpGraph
 from exportlint.targets import Target
 from exportlint.decide import Decision
 from exportlint.verdict import PathVerdict, path_verdicts
@@ -37,6 +37,7 @@ class ModelReport:
     capture: CaptureInfo | None  # None for source-only checks
     targets: list[TargetSummary] = field(default_factory=list)
     confirmations: list[Decision] = field(default_factory=list)  # paths run by a real converter
+    graph: OpGraph | None = None  # the captured graph, which the HTML report draws
 
 
 @dataclass
@@ -46,7 +47,7 @@ class Report:
 
     def add(self, model: str, capture: CaptureInfo | None, targets: Sequence[Target],
             findings: list[Finding], dialect: str = "aten", decisions: Sequence[Decision] = (),
-            require_default_path: bool = False) -> None:
+            require_default_path: bool = False, graph: OpGraph | None = None) -> None:
         summaries = []
         for target in targets:
             mine = [f for f in findings if f.target in (None, str(target))]
@@ -55,7 +56,7 @@ class Report:
             paths = path_verdicts(findings, target, dialect, decisions)
             summaries.append(TargetSummary(str(target), any(p.exportable for p in paths), errors, warnings,
                                            paths[0].exportable, paths, require_default_path))
-        self.models.append(ModelReport(model, capture, summaries, list(decisions)))
+        self.models.append(ModelReport(model, capture, summaries, list(decisions), graph))
         self.findings.extend(findings)
 
     @property

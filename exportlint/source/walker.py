@@ -114,18 +114,24 @@ def check_file(path: Path, rules: Sequence[type[SourceRule]]) -> Checked:
     may match (by their needles) is only syntax-checked by CPython, for EXL500. A file that cannot
     be read is an EXL003 finding."""
     from exportlint.checks.load import InputNotLoaded
-    from exportlint.checks.source_syntax import UnparsableSource
 
     try:
         data = read_regular_file(path)
     except LoadError as exc:
         return Checked([InputNotLoaded.at(str(path), exc, Location(str(path), 1, 1))])
+    return check_text(data, str(path), rules)
+
+
+def check_text(data: bytes, path: str, rules: Sequence[type[SourceRule]]) -> Checked:
+    """`check_file` on a file's contents (an editor's unsaved buffer, for the language server)."""
+    from exportlint.checks.source_syntax import UnparsableSource
+
     if b"torch" not in data:
         return Checked([])
     wanted = [r for r in rules if r.wants(data)]
     if wanted:
-        return check_source(data, str(path), [*wanted, *(r for r in rules if r is UnparsableSource)])
-    unparsable = _syntax_error(data, str(path)) if UnparsableSource in rules else None
+        return check_source(data, path, [*wanted, *(r for r in rules if r is UnparsableSource)])
+    unparsable = _syntax_error(data, path) if UnparsableSource in rules else None
     return Checked([unparsable] if unparsable else [])
 
 
