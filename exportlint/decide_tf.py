@@ -148,9 +148,8 @@ def run_interpreter(interpreter, inputs: list) -> None:
     interpreter.allocate_tensors()
     left = list(inputs)
     for detail in sorted(interpreter.get_input_details(), key=lambda d: d["index"]):
-        value = next((v for v in left if tuple(v.shape) == tuple(detail["shape"])
-                      and (v.dtype == object) == (detail["dtype"] == object)), left[0])
-        left.remove(value)
+        value = left.pop(next((i for i, v in enumerate(left) if tuple(v.shape) == tuple(detail["shape"])
+                               and (v.dtype == object) == (detail["dtype"] == object)), 0))
         interpreter.set_tensor(detail["index"], value if value.dtype == object else value.astype(detail["dtype"]))
     interpreter.invoke()
 
