@@ -74,7 +74,9 @@ class UnsupportedOperator(GraphRule):
     torch.jit.trace graph for the TorchScript exporter (`dynamo=False`) and Core ML from a traced
     module (`trace`). It reports the ops a path cannot translate, with the first version that
     supports them when there is one. An op in no table of a complete registry (ATen, TorchScript,
-    ONNX: a custom op) is an error: the converter does not know it. Ops whose support the tables
+    ONNX: a custom op; for TensorFlow, coremltools' TF registry and tf2onnx's handlers) is an error: the
+    converter does not know it. TensorFlow targets are decided by their converters on the captured graph
+    (`decide_tf`) by default. Ops whose support the tables
     cannot decide get one warning per target and path, ops only the converter's registry vouches
     for an info line. Where a path was run for real (`decide`: by default the ONNX paths and every
     path with an op no probe proved, every converter with `--confirm`), its answer wins: a failure no table predicted is reported with
