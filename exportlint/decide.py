@@ -181,6 +181,11 @@ def _child(subject: Subject, jobs: list, writer) -> None:
     """A converter process: its own and its C++ libraries' output goes nowhere; each decision is sent back."""
     import faulthandler
 
+    import torch
+
+    # GNU OpenMP's thread pool does not survive fork: a parallel region would wait forever for the
+    # parent's workers. One thread runs ops inline (as DataLoader workers do).
+    torch.set_num_threads(1)
     faulthandler.disable()  # a crash is reported by the parent, not dumped on the user's terminal
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
