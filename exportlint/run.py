@@ -86,12 +86,44 @@ def capture(spec: str, options: Options, shapes: list[str], dtypes: list[str]
 
         with user_code(spec), step("loading"):
             return capture_tf(spec, options), None
+    from exportlint.capture.cache import CaptureCache
     from exportlint.capture.pytorch import load_spec
 
     with user_code(spec):
         with step("building the model"):
             loaded = load_spec(spec, shapes, dtypes)
-        return capture_module(*loaded, spec, options)
+        graph, subject = capture_module(*loaded, spec, options)
+    if CaptureCache.wanted(options):
+        CaptureCache(spec, options, shapes, dtypes).put(
+            graph, subject.fingerprint() if subject.known_graphs else None, spec)
+    return graph, subject
+
+
+def cached_check(spec: str, options: Options, shapes: list[str], dtypes: list[str], report: Report) -> bool:
+    """Check SPEC from the capture cache when its graphs and every converter decision they need are
+    there (`exportlint.capture.cache`): no import of the user's module, no capture. False otherwise."""
+    from exportlint.capture.cache import CaptureCache
+    from exportlint.capture.onnx_file import is_onnx_spec
+    from exportlint.capture.tensorflow import is_tf_spec
+
+    if not CaptureCache.wanted(options) or is_onnx_spec(spec) or is_tf_spec(spec):
+        return False
+    found = CaptureCache(spec, options, shapes, dtypes).get()
+    if found is None:
+        return False
+    graph, fingerprint = found
+    decisions = []
+    if graph.capture.ok:
+        from exportlint.checks.operator_support import undecided_paths
+        from exportlint.decide import known_decisions
+
+        decisions = known_decisions(fingerprint, options.targets, options.decide,
+                                    undecided_paths(graph, options.targets))
+        if decisions is None:
+            return False
+    with step("from the capture cache"):
+        check_graph(graph, options, report, decisions)
+    return True
 
 
 def capture_module(model, inputs: tuple, name: str, options: Options) -> tuple[OpGraph, Subject]:
@@ -121,6 +153,8 @@ def check_model(spec: str, options: Options, shapes: list[str], dtypes: list[str
     from exportlint.checks.load import InputNotLoaded
 
     try:
+        if cached_check(spec, options, shapes, dtypes, report):
+            return
         graph, subject = capture(spec, options, shapes, dtypes)
         with user_code(spec):
             check_captured(graph, subject, options, report)
