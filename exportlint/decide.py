@@ -28,6 +28,7 @@ from exportlint.targets import Target
 TRANSLATION, CONVERTER = "translation", "converter"
 # The detail of a conversion that worked but computes other numbers than PyTorch (EXL101 warns).
 NUMERICS_CAVEAT = "converts, but ONNX Runtime's outputs differ from PyTorch's"
+ON_META = "the model is on the meta device (no weights, no data): converters need real tensors; the tables decide"
 CONVERTER_TIMEOUT = 600.0  # seconds one conversion may take; `EXPORTLINT_CONVERTER_TIMEOUT` overrides
 
 
@@ -78,9 +79,13 @@ def decide(subject: Subject, targets: list[Target], mode: str, undecided: set[tu
     """Run the converters `mode` asks for on `subject`, per target and conversion path: in "auto"
     mode the ONNX paths, and the (target, path) pairs in `undecided` (the tables cannot say). With
     `cache`, a decision made before for the same graphs and library versions is reused."""
+    from exportlint.capture.pytorch import on_meta_device
+
     runs = _runs(targets, mode, undecided)
     if not runs:
         return []
+    if on_meta_device(subject.model, subject.inputs):
+        return [Decision(str(t), path, None, ON_META, by) for t, path, _, by in runs]
     store = DecisionCache(subject.fingerprint()) if cache and subject.known_graphs else None
     training = subject.model.training
     subject.model.eval()  # as captured; restored below

@@ -83,7 +83,8 @@ def _check_inputs(model: Any, inputs: tuple, name: str) -> None:
     In training mode on a copy: a forward pass would move batch-norm statistics."""
     import copy
 
-    error = _failure(copy.deepcopy(model) if model.training else model, inputs)
+    model = copy.deepcopy(model) if model.training else model
+    error = _fake_failure(model, inputs) if on_meta_device(model, inputs) else _failure(model, inputs)
     if error is not None:
         where, _ = locate(exception_frames(error))
         raise LoadError(f"{name}: the model fails on the example inputs: {type(error).__name__}: "
@@ -100,6 +101,17 @@ def _failure(model, inputs: tuple) -> Exception | None:
     except Exception as exc:  # noqa: BLE001 - the caller reports it
         return exc
     return None
+
+
+def _fake_failure(model, inputs: tuple) -> Exception | None:
+    """`_failure` on fake tensors: how a meta-device model runs (libraries branch on values eagerly,
+    which a meta tensor cannot give, and take the traced branch on fake tensors, as torch.export will)."""
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    mode = FakeTensorMode(allow_non_fake_inputs=True)
+    with mode:
+        return _failure(model, tuple(mode.from_tensor(t) if isinstance(t, torch.Tensor) else t for t in inputs))
 
 
 def _summary(exc: BaseException) -> str:
@@ -590,13 +602,30 @@ def capture_resized(model, inputs: tuple, name: str, strict: bool = False) -> Op
 
 def load_spec(spec: str, shapes: list[str], dtypes: list[str]) -> tuple[Any, tuple]:
     """The model of `spec` and its example inputs (from the factory, or built from `shapes`)."""
+    import torch
+
+    from exportlint.capture.hf_config import is_hf_config_spec, load_hf_config
     from exportlint.capture.spec import call_factory, describe, make_inputs
 
+    if is_hf_config_spec(spec):
+        return load_hf_config(spec, shapes, dtypes)
     model, inputs = call_factory(spec)
     if shapes:
-        inputs = make_inputs(shapes, dtypes)
+        with torch.device("meta" if on_meta_device(model, ()) else "cpu"):
+            inputs = make_inputs(shapes, dtypes)
     elif inputs is None:
         raise LoadError(f"{spec}: the factory returned {describe(model)} without example inputs; return "
                         "(model, example_inputs) or pass --input-shape (e.g. 1,3,224,224)")
     return model, inputs
 
+
+
+def on_meta_device(model, inputs: tuple) -> bool:
+    """The model's weights or its example inputs are on the meta device (shapes without data: a model
+    too large to materialise): it captures, but nothing can run it on numbers."""
+    import torch
+
+    tensors = [t for t in inputs if isinstance(t, torch.Tensor)]
+    if isinstance(model, torch.nn.Module):
+        tensors += [next(model.parameters(), None), next(model.buffers(), None)]
+    return any(isinstance(t, torch.Tensor) and t.is_meta for t in tensors)
