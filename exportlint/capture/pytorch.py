@@ -519,6 +519,28 @@ def capture_trace(graph: OpGraph, model, inputs: tuple, script: bool = False) ->
         except Exception as exc:  # noqa: BLE001 - a failed capture blocks the TorchScript paths (EXL001)
             graph.capture.trace_error = _summary(exc)
             graph.capture.trace_failure_location = _failure_location(exc)
+    real = _materialised(model, inputs) if on_meta_device(model, inputs) else None
+    if real is not None:  # meta kernels refuse to be traced (a convolution's shape checks): on the copy
+        graph.capture.trace_error = graph.capture.trace_failure_location = None
+        capture_trace(graph, *real, script=script)
+
+
+MATERIALISE_LIMIT = 2**30  # bytes of weights a meta-device model may take on the CPU to be traced
+
+
+def _materialised(model, inputs: tuple) -> tuple[Any, tuple] | None:
+    """A CPU copy of a meta-device model with uninitialised weights and zero inputs (a trace needs
+    shapes, not values), when its weights fit in MATERIALISE_LIMIT; else None."""
+    import copy
+    import itertools
+
+    import torch
+
+    size = sum(t.numel() * t.element_size() for t in itertools.chain(model.parameters(), model.buffers()))
+    if size > MATERIALISE_LIMIT:
+        return None
+    return copy.deepcopy(model).to_empty(device="cpu"), tuple(
+        torch.zeros(t.shape, dtype=t.dtype) if isinstance(t, torch.Tensor) and t.is_meta else t for t in inputs)
 
 
 def data_dependent_branch(info: CaptureInfo) -> bool:
@@ -563,7 +585,7 @@ def grown_inputs(model, inputs: tuple) -> tuple | None:
 
     def build(new: dict[int, list[int]]) -> tuple:
         with mode:
-            return tuple(torch.empty(new[i], dtype=t.dtype) if i in new else
+            return tuple(torch.empty(new[i], dtype=t.dtype, device=t.device) if i in new else
                          mode.from_tensor(t) if isinstance(t, torch.Tensor) else t for i, t in enumerate(inputs))
 
     candidates = [[(i, 0) for i in floats if inputs[i].dim() >= 2]]
