@@ -97,11 +97,10 @@ def decide(subject: Subject, targets: list[Target], mode: str, undecided: set[tu
                 out[str(target), path] = known
             else:
                 todo.append((target, path, runner, by))
-        for family in dict.fromkeys(t.family for t, *_ in todo):
-            for decision in _isolated(subject, [job for job in todo if job[0].family == family]):
-                out[decision.target, decision.path] = decision
-                if store and decision.converted is not None:
-                    store.put(next(t for t, *_ in todo if str(t) == decision.target), decision)
+        for decision in _isolated(subject, todo):
+            out[decision.target, decision.path] = decision
+            if store and decision.converted is not None:
+                store.put(next(t for t, *_ in todo if str(t) == decision.target), decision)
         return [out[str(t), p] for t, p, *_ in runs]
     finally:
         subject.model.train(training)
@@ -130,75 +129,115 @@ def known_decisions(fingerprint: str | None, targets: list[Target], mode: str,
     return None if None in out else out
 
 
+def run_cached(store: DecisionCache | None, subject: Any, target: Target, path: str, runner, by: str) -> Decision:
+    """The decision `store` holds for (target, path), else `runner`'s run in this process, stored when it ran
+    (the TensorFlow runners, `decide_tf`: TensorFlow's runtime does not survive a fork)."""
+    known = store.get(target, path, by) if store else None
+    if known is not None:
+        return known
+    decision = run_converter(subject, target, path, runner, by)
+    if store and decision.converted is not None:
+        store.put(target, decision)
+    return decision
+
+
 def _isolated(subject: Subject, jobs: list[tuple[Target, str, Callable, str]]) -> list[Decision]:
-    """Run `jobs` (one family's) in a forked child, so that a converter that kills the interpreter
-    (a C++ abort) or hangs costs its own decision, not the report; the family's imports are paid once.
-    After a crash or a timeout the remaining jobs go on in a new child. In-process where fork is missing."""
+    """Run `jobs` in forked children, one per converter family and all at once: a converter that
+    kills the interpreter (a C++ abort) or hangs costs its own decision, not the report, and each
+    family's imports are paid once. After a crash or a timeout the family's remaining jobs go on in
+    a new child. In-process, one after the other, where fork is missing."""
     import multiprocessing
-    import signal
+    import time
+    from multiprocessing.connection import wait
 
     if "fork" not in multiprocessing.get_all_start_methods():
-        return [_run(subject, *job) for job in jobs]
+        return [run_converter(subject, *job) for job in jobs]
     timeout = float(os.environ.get("EXPORTLINT_CONVERTER_TIMEOUT") or CONVERTER_TIMEOUT)
     context = multiprocessing.get_context("fork")
-    out: list[Decision] = []
-    while len(out) < len(jobs):
-        pending = jobs[len(out):]
-        reader, writer = context.Pipe(duplex=False)
-        child = context.Process(target=_child, args=(subject, pending, writer), daemon=True)
-        child.start()
-        writer.close()
-        for target, path, _, by in pending:
-            failure = None
-            try:
-                with step(f"{by} {len(out) + 1}/{len(jobs)}: {target} via {path}"):
-                    ready = reader.poll(timeout)
-                if ready:
-                    out.append(reader.recv())
-                    continue
-                failure = f"did not finish in {timeout:.0f} s (EXPORTLINT_CONVERTER_TIMEOUT)"
-            except EOFError:
-                child.join()
-                code = child.exitcode or 0
-                what = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
-                failure = f"the converter ended the process ({what})"
-            out.append(Decision(str(target), path, False, failure, by))
-            break
+    done: dict[tuple[str, str], Decision] = {}
+    running = {}  # reader -> (child, the family's jobs not yet answered, deadline of the first)
+
+    def start(pending: list) -> None:
+        if pending:
+            reader, writer = context.Pipe(duplex=False)
+            child = context.Process(target=_child, args=(subject, pending, writer), daemon=True)
+            child.start()
+            writer.close()
+            running[reader] = (child, pending, time.monotonic() + timeout)
+
+    def answer(reader, decision: Decision | None, failure: str = "") -> None:
+        child, pending, _ = running.pop(reader)
+        target, path, _, by = pending[0]
+        done[str(target), path] = decision or Decision(str(target), path, False, failure, by)
+        if decision is not None and len(pending) > 1:
+            running[reader] = (child, pending[1:], time.monotonic() + timeout)
+            return
         child.kill()
         child.join()
         reader.close()
-    return out
+        start(pending[1:])
+
+    for family in dict.fromkeys(t.family for t, *_ in jobs):
+        start([job for job in jobs if job[0].family == family])
+    while running:
+        with step(f"converters {len(done) + 1}/{len(jobs)}: " + ", ".join(
+                f"{p[0][0]} via {p[0][1]}" for _, p, _ in running.values())):
+            ready = wait(list(running), timeout=max(0.0, min(d for *_, d in running.values()) - time.monotonic()))
+        for reader in ready:
+            try:
+                answer(reader, reader.recv())
+            except EOFError:
+                child = running[reader][0]
+                child.join()
+                answer(reader, None, f"the converter ended the process ({_exit_text(child.exitcode)})")
+        for reader, (_, _, deadline) in list(running.items()):
+            if reader not in ready and time.monotonic() >= deadline:
+                answer(reader, None, f"did not finish in {timeout:.0f} s (EXPORTLINT_CONVERTER_TIMEOUT)")
+    return [done[str(t), p] for t, p, *_ in jobs]
+
+
+def _exit_text(code: int | None) -> str:
+    import signal
+
+    code = code or 0
+    return f"signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
 
 
 def _child(subject: Subject, jobs: list, writer) -> None:
     """A converter process: its own and its C++ libraries' output goes nowhere; each decision is sent back."""
+    import faulthandler
+
+    faulthandler.disable()  # a crash is reported by the parent, not dumped on the user's terminal
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
     for job in jobs:
-        writer.send(_run(subject, *job))
+        writer.send(run_converter(subject, *job))
     writer.close()
 
 
 class DecisionCache:
     """Decisions already made for a model's graphs, on disk: `$EXPORTLINT_CACHE_DIR` (default
     `~/.cache/exportlint`) / decisions / FINGERPRINT.json, keyed inside by target, path and the
-    versions of the libraries that ran it (`exportlint.cache`: JSON, atomic writes, so concurrent
-    runs at worst both convert); `--no-cache` (or `EXPORTLINT_NO_CACHE=1`) turns it off."""
+    versions of the libraries that ran it (`libraries`: per family) and the runners' code (`runners`: their
+    module's file). `exportlint.cache`: JSON, atomic writes, so concurrent runs at worst both convert;
+    `--no-cache` (or `EXPORTLINT_NO_CACHE=1`) turns it off."""
 
-    def __init__(self, fingerprint: str):
+    def __init__(self, fingerprint: str, libraries: dict[str, tuple[str, ...]] | None = None, runners: str = __file__):
         from exportlint.cache import cache_file, enabled
 
         self.path = cache_file("decisions", fingerprint)
         self.enabled = enabled()
+        self.libraries = libraries or _LIBRARIES
+        self.runners = runners
 
     def _key(self, target: Target, path: str) -> str:
         from exportlint import __version__
         from exportlint.cache import code_digest
         from exportlint.tables.probe.harness import library_versions
 
-        versions = library_versions(*_LIBRARIES[target.family])
-        return json.dumps([__version__, code_digest(__file__), str(target), path, versions], sort_keys=True)
+        versions = library_versions(*self.libraries[target.family])
+        return json.dumps([__version__, code_digest(self.runners), str(target), path, versions], sort_keys=True)
 
     def _load(self) -> dict[str, Any]:
         from exportlint.cache import read_json
@@ -226,7 +265,7 @@ _LIBRARIES = {"onnx": ("torch", "onnx", "onnxscript", "onnxruntime"), "coreml": 
               "tflite": ("torch", "litert-torch", "ai-edge-litert")}
 
 
-def _run(subject: Subject, target: Target, path: str, runner, by: str) -> Decision:
+def run_converter(subject: Any, target: Target, path: str, runner, by: str) -> Decision:
     from exportlint.capture.spec import quiet, user_code
 
     try:

@@ -197,7 +197,8 @@ def check_model(spec: str, options: Options, shapes: list[str], dtypes: list[str
 
 
 def check_captured(graph: OpGraph, subject: Subject | None, options: Options, report: Report) -> None:
-    """Decide what the tables cannot (`options.decide`: real translations, converters), run the rules."""
+    """Decide what the tables cannot (`options.decide`: real translations, converters; for TensorFlow
+    `exportlint.decide_tf`), run the rules."""
     from exportlint.checks.operator_support import undecided_paths
     from exportlint.decide import decide
 
@@ -205,6 +206,12 @@ def check_captured(graph: OpGraph, subject: Subject | None, options: Options, re
     if subject and graph.capture.ok:
         decisions = decide(subject, options.targets, options.decide, undecided_paths(graph, options.targets),
                            cache=options.cache)
+    elif graph.dialect == "tf" and graph.capture.ok:
+        from exportlint.checks.operator_support import proven_paths
+        from exportlint.decide_tf import decide_tf
+
+        decisions = decide_tf(graph.source.fn, options.targets, options.decide, proven_paths(graph, options.targets),
+                              cache=options.cache, owner=graph.source.owner)
     check_graph(graph, options, report, decisions)
 
 

@@ -73,6 +73,21 @@ def test_unprobed_form_is_unverified_with_its_reason():
     assert support("aten.pad", "coreml:iOS16", form=traced).status is V
 
 
+def test_a_dtype_the_target_tables_omit_leaves_the_path_to_the_converter():
+    from exportlint.checks.operator_support import op_verdicts, undecided_paths
+    from exportlint.targets import TORCH_PATHS
+
+    graph = _capture(forms._complex_scale)
+    coreml, onnx = parse_target("coreml:iOS16"), parse_target("onnx:18")
+    export = next(p for p in TORCH_PATHS["coreml"] if p.name == "export")
+    mul = [v for nodes, v in op_verdicts(graph, coreml, export) if nodes[0].op == "aten.mul.Tensor"]
+    assert [v.status for v in mul] == [V] and "complex64" in mul[0].reason
+    assert ("coreml:iOS16", "export") in undecided_paths(graph, [coreml, onnx])
+    # ONNX's dtype table lists only the 64-bit types it keeps: no claim about the others
+    dynamo = next(p for p in TORCH_PATHS["onnx"] if p.name == "dynamo")
+    assert all(v.status is not V or "complex" not in v.reason for _, v in op_verdicts(graph, onnx, dynamo))
+
+
 @pytest.mark.parametrize("target", ["onnx:18", "onnx:13", "coreml:iOS16", "tflite"])
 def test_default_forms_of_common_ops_stay_supported(target):
     graph = _capture(forms._conv_linear_add)

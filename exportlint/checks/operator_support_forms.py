@@ -142,6 +142,16 @@ def _integer_index():
     return _fn(lambda x, i: x[i]), (torch.randn(5, 3), torch.tensor([0, 4, 2]))
 
 
+def _complex_scale():
+    import torch
+
+    def forward(x, w):
+        spec = torch.fft.rfft(x, dim=-1)  # expect: EXL101
+        return torch.fft.irfft(spec * w, n=8, dim=-1)  # expect: EXL101
+
+    return _fn(forward), (torch.randn(2, 8), torch.rand(5))
+
+
 def _conv_linear_add():
     import torch
 
@@ -164,6 +174,7 @@ INVALID = (
     Example(build=_grid_sample_bicubic, targets=COREML), Example(build=_inverse_of_input, targets=COREML),
     Example(build=_floor_divide, targets=TFLITE), Example(build=_sum_float64, targets=TFLITE),
     Example(build=_mask_index, targets=TFLITE), Example(build=_sum_float16, targets=TFLITE),
+    Example(build=_complex_scale, targets=COREML),
 )
 VALID = (
     Example(build=_max_pool_stride, targets=COREML), Example(build=_pad_reflect, targets=COREML),
