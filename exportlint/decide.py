@@ -85,7 +85,7 @@ def decide(subject: Subject, targets: list[Target], mode: str, undecided: set[tu
     if not runs:
         return []
     if on_meta_device(subject.model, subject.inputs):
-        return [Decision(str(t), path, None, ON_META, by) for t, path, _, by in runs]
+        return _on_meta(runs)
     store = DecisionCache(subject.fingerprint()) if cache and subject.known_graphs else None
     training = subject.model.training
     subject.model.eval()  # as captured; restored below
@@ -115,13 +115,18 @@ def _runs(targets: list[Target], mode: str, undecided: set[tuple[str, str]]) -> 
             and (mode == "confirm" or t.family == "onnx" or (str(t), p.name) in undecided)]
 
 
+def _on_meta(runs: list[tuple[Target, str, Callable, str]]) -> list[Decision]:
+    return [Decision(str(t), path, None, ON_META, by) for t, path, _, by in runs]
+
+
 def known_decisions(fingerprint: str | None, targets: list[Target], mode: str,
-                    undecided: set[tuple[str, str]] = frozenset()) -> list[Decision] | None:
+                    undecided: set[tuple[str, str]] = frozenset(), on_meta: bool = False) -> list[Decision] | None:
     """What `decide` would answer for a subject of this `Subject.fingerprint` (None: no graph it
-    could key on), when every decision is in the cache; None when one would have to run."""
+    could key on; `on_meta`: a meta-device model, which nothing runs), when every decision is in the
+    cache; None when one would have to run."""
     runs = _runs(targets, mode, undecided)
-    if not runs:
-        return []
+    if not runs or on_meta:
+        return _on_meta(runs)
     if fingerprint is None:
         return None
     store = DecisionCache(fingerprint)

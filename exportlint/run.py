@@ -87,7 +87,7 @@ def capture(spec: str, options: Options, shapes: list[str], dtypes: list[str]
         with user_code(spec), step("loading"):
             return capture_tf(spec, options), None
     from exportlint.capture.cache import CaptureCache
-    from exportlint.capture.pytorch import load_spec
+    from exportlint.capture.pytorch import load_spec, on_meta_device
 
     with user_code(spec):
         with step("building the model"):
@@ -95,7 +95,7 @@ def capture(spec: str, options: Options, shapes: list[str], dtypes: list[str]
         graph, subject = capture_module(*loaded, spec, options)
     if CaptureCache.wanted(options):
         CaptureCache(spec, options, shapes, dtypes).put(
-            graph, subject.fingerprint() if subject.known_graphs else None, spec)
+            graph, subject.fingerprint() if subject.known_graphs else None, on_meta_device(*loaded), spec)
     return graph, subject
 
 
@@ -111,14 +111,14 @@ def cached_check(spec: str, options: Options, shapes: list[str], dtypes: list[st
     found = CaptureCache(spec, options, shapes, dtypes).get()
     if found is None:
         return False
-    graph, fingerprint = found
+    graph, fingerprint, on_meta = found
     decisions = []
     if graph.capture.ok:
         from exportlint.checks.operator_support import undecided_paths
         from exportlint.decide import known_decisions
 
         decisions = known_decisions(fingerprint, options.targets, options.decide,
-                                    undecided_paths(graph, options.targets))
+                                    undecided_paths(graph, options.targets), on_meta)
         if decisions is None:
             return False
     with step("from the capture cache"):

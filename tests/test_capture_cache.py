@@ -135,3 +135,19 @@ def test_concurrent_runs_share_one_entry(cache_dir, model_file, captures):
     assert not list((cache_dir / "captures").glob("*.tmp"))
     _check(spec)
     assert captures == []  # the entry they wrote serves this run
+
+
+def test_a_meta_device_model_is_cached_with_its_decisions_not_run(cache_dir, tmp_path, captures):
+    from exportlint.config import Options
+    from exportlint.decide import ON_META
+    from exportlint.run import check_specs
+    from exportlint.targets import parse_target
+
+    path = tmp_path / "meta_net.py"
+    path.write_text("import torch\n\ndef build():\n    with torch.device('meta'):\n"
+                    "        return torch.nn.Linear(8, 4).eval(), (torch.randn(2, 8),)\n")
+    options = Options(targets=[parse_target("onnx:17")])  # auto: the ONNX translation would run
+    first, again = (check_specs([f"{path}:build"], options, [], []) for _ in range(2))
+    assert len(captures) == 1
+    assert [d.detail for d in again.models[0].confirmations] == [d.detail for d in first.models[0].confirmations]
+    assert {d.detail for d in again.models[0].confirmations} == {ON_META}

@@ -44,8 +44,9 @@ class CaptureCache:
     def wanted(options: Options) -> bool:
         return options.cache and enabled()
 
-    def get(self) -> tuple[OpGraph, str | None] | None:
-        """The cached graph and its decision fingerprint, if every file it was made from is unchanged."""
+    def get(self) -> tuple[OpGraph, str | None, bool] | None:
+        """The cached graph, its decision fingerprint and whether the model was on the meta device,
+        if every file it was made from is unchanged."""
         from exportlint.ir.serial import graph_from_data
 
         entry = read_json(self.path)
@@ -55,17 +56,17 @@ class CaptureCache:
         if not isinstance(files, dict) or any(file_digest(f) != d for f, d in files.items()):
             return None
         try:
-            return graph_from_data(entry["graph"]), entry.get("fingerprint")
+            return graph_from_data(entry["graph"]), entry.get("fingerprint"), entry.get("on_meta") is True
         except (KeyError, TypeError, ValueError):  # an entry of another layout
             return None
 
-    def put(self, graph: OpGraph, fingerprint: str | None, spec: str) -> None:
+    def put(self, graph: OpGraph, fingerprint: str | None, on_meta: bool, spec: str) -> None:
         from exportlint.ir.serial import graph_to_data
 
         files = {f: file_digest(f) for f in sorted(user_files(graph, spec))}
         if None in files.values():  # a file that vanished meanwhile: nothing to check against
             return
-        write_json(self.path, {"format": _FORMAT, "files": files, "fingerprint": fingerprint,
+        write_json(self.path, {"format": _FORMAT, "files": files, "fingerprint": fingerprint, "on_meta": on_meta,
                                "graph": graph_to_data(graph)})
 
 
