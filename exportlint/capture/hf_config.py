@@ -44,7 +44,7 @@ def load_hf_config(spec: str, shapes: list[str], dtypes: list[str]) -> tuple[Any
     try:
         data = json.loads(Path(spec).read_text(encoding="utf-8"))
         config = transformers.AutoConfig.for_model(**data)
-    except (OSError, ValueError, TypeError, KeyError) as exc:
+    except (OSError, ValueError, TypeError, KeyError, ImportError) as exc:  # ImportError: a broken install
         raise LoadError(f"{spec}: not a transformers config ({type(exc).__name__}: {exc})") from None
     config.use_cache = False  # no KV cache: the graph of one forward pass over the whole input
     architecture = (getattr(config, "architectures", None) or [None])[0]
