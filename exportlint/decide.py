@@ -20,7 +20,6 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, Callable
 
 from exportlint.progress import step
@@ -29,6 +28,7 @@ from exportlint.targets import Target
 TRANSLATION, CONVERTER = "translation", "converter"
 # The detail of a conversion that worked but computes other numbers than PyTorch (EXL101 warns).
 NUMERICS_CAVEAT = "converts, but ONNX Runtime's outputs differ from PyTorch's"
+ON_META = "the model is on the meta device (no weights, no data): converters need real tensors; the tables decide"
 CONVERTER_TIMEOUT = 600.0  # seconds one conversion may take; `EXPORTLINT_CONVERTER_TIMEOUT` overrides
 
 
@@ -56,6 +56,11 @@ class Subject:
     program: Any = None
     torchscript: Any = None
 
+    @property
+    def known_graphs(self) -> bool:
+        """A graph was captured to key the decisions on (`fingerprint`)."""
+        return self.program is not None or self.torchscript is not None
+
     def fingerprint(self) -> str:
         """What decides a conversion: both captured graphs (ops, arguments, shapes, dtypes) and the
         example inputs' shapes and dtypes. Weights are left out: they do not change which ops a
@@ -74,21 +79,19 @@ def decide(subject: Subject, targets: list[Target], mode: str, undecided: set[tu
     """Run the converters `mode` asks for on `subject`, per target and conversion path: in "auto"
     mode the ONNX paths, and the (target, path) pairs in `undecided` (the tables cannot say). With
     `cache`, a decision made before for the same graphs and library versions is reused."""
-    if mode == "static":
-        return []
-    runs = [(t, p.name, _RUNNERS[t.family, p.name]) for t in targets for p in t.paths("aten")
-            if (t.family, p.name) in _RUNNERS
-            and (mode == "confirm" or t.family == "onnx" or (str(t), p.name) in undecided)]
+    from exportlint.capture.pytorch import on_meta_device
+
+    runs = _runs(targets, mode, undecided)
     if not runs:
         return []
-    known_graphs = subject.program is not None or subject.torchscript is not None
-    store = DecisionCache(subject.fingerprint()) if cache and known_graphs else None
+    if on_meta_device(subject.model, subject.inputs):
+        return _on_meta(runs)
+    store = DecisionCache(subject.fingerprint()) if cache and subject.known_graphs else None
     training = subject.model.training
     subject.model.eval()  # as captured; restored below
     try:
         out, todo = {}, []
-        for target, path, runner in runs:
-            by = TRANSLATION if mode == "auto" and target.family == "onnx" else CONVERTER
+        for target, path, runner, by in runs:
             known = store.get(target, path, by) if store else None
             if known:
                 out[str(target), path] = known
@@ -98,9 +101,37 @@ def decide(subject: Subject, targets: list[Target], mode: str, undecided: set[tu
             out[decision.target, decision.path] = decision
             if store and decision.converted is not None:
                 store.put(next(t for t, *_ in todo if str(t) == decision.target), decision)
-        return [out[str(t), p] for t, p, _ in runs]
+        return [out[str(t), p] for t, p, *_ in runs]
     finally:
         subject.model.train(training)
+
+
+def _runs(targets: list[Target], mode: str, undecided: set[tuple[str, str]]) -> list[tuple[Target, str, Callable, str]]:
+    """The conversions `mode` asks for, as (target, path, runner, TRANSLATION or CONVERTER)."""
+    if mode == "static":
+        return []
+    return [(t, p.name, _RUNNERS[t.family, p.name], TRANSLATION if mode == "auto" and t.family == "onnx" else CONVERTER)
+            for t in targets for p in t.paths("aten") if (t.family, p.name) in _RUNNERS
+            and (mode == "confirm" or t.family == "onnx" or (str(t), p.name) in undecided)]
+
+
+def _on_meta(runs: list[tuple[Target, str, Callable, str]]) -> list[Decision]:
+    return [Decision(str(t), path, None, ON_META, by) for t, path, _, by in runs]
+
+
+def known_decisions(fingerprint: str | None, targets: list[Target], mode: str,
+                    undecided: set[tuple[str, str]] = frozenset(), on_meta: bool = False) -> list[Decision] | None:
+    """What `decide` would answer for a subject of this `Subject.fingerprint` (None: no graph it
+    could key on; `on_meta`: a meta-device model, which nothing runs), when every decision is in the
+    cache; None when one would have to run."""
+    runs = _runs(targets, mode, undecided)
+    if not runs or on_meta:
+        return _on_meta(runs)
+    if fingerprint is None:
+        return None
+    store = DecisionCache(fingerprint)
+    out = [store.get(target, path, by) for target, path, _, by in runs]
+    return None if None in out else out
 
 
 def run_cached(store: DecisionCache | None, subject: Any, target: Target, path: str, runner, by: str) -> Decision:
@@ -199,29 +230,29 @@ class DecisionCache:
     """Decisions already made for a model's graphs, on disk: `$EXPORTLINT_CACHE_DIR` (default
     `~/.cache/exportlint`) / decisions / FINGERPRINT.json, keyed inside by target, path and the
     versions of the libraries that ran it (`libraries`: per family) and the runners' code (`runners`: their
-    module's file). JSON only, written atomically (a temporary file renamed into place), so concurrent runs
-    at worst both convert; `--no-cache` (or `EXPORTLINT_NO_CACHE=1`) turns it off."""
+    module's file). `exportlint.cache`: JSON, atomic writes, so concurrent runs at worst both convert;
+    `--no-cache` (or `EXPORTLINT_NO_CACHE=1`) turns it off."""
 
     def __init__(self, fingerprint: str, libraries: dict[str, tuple[str, ...]] | None = None, runners: str = __file__):
-        root = os.environ.get("EXPORTLINT_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "exportlint")
-        self.path = os.path.join(root, "decisions", f"{fingerprint}.json")
-        self.enabled = not os.environ.get("EXPORTLINT_NO_CACHE")
+        from exportlint.cache import cache_file, enabled
+
+        self.path = cache_file("decisions", fingerprint)
+        self.enabled = enabled()
         self.libraries = libraries or _LIBRARIES
         self.runners = runners
 
     def _key(self, target: Target, path: str) -> str:
         from exportlint import __version__
+        from exportlint.cache import code_digest
         from exportlint.tables.probe.harness import library_versions
 
         versions = library_versions(*self.libraries[target.family])
-        return json.dumps([__version__, _runners_digest(self.runners), str(target), path, versions], sort_keys=True)
+        return json.dumps([__version__, code_digest(self.runners), str(target), path, versions], sort_keys=True)
 
     def _load(self) -> dict[str, Any]:
-        try:
-            with open(self.path, encoding="utf-8") as fh:
-                data = json.load(fh)
-        except (OSError, ValueError):
-            return {}
+        from exportlint.cache import read_json
+
+        data = read_json(self.path)
         return data if isinstance(data, dict) else {}
 
     def get(self, target: Target, path: str, by: str) -> Decision | None:
@@ -231,27 +262,13 @@ class DecisionCache:
         return Decision(str(target), path, entry["converted"], f"{entry.get('detail', '')} (cached)", by)
 
     def put(self, target: Target, decision: Decision) -> None:
+        from exportlint.cache import write_json
+
         if not self.enabled:
             return
         data = self._load()
         data[self._key(target, decision.path)] = {"converted": decision.converted, "detail": decision.detail}
-        try:
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            tmp = f"{self.path}.{os.getpid()}.tmp"
-            with open(tmp, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, sort_keys=True)
-            os.replace(tmp, self.path)
-        except OSError:
-            pass  # a cache that cannot be written is only slower
-
-
-@cache
-def _runners_digest(runners: str) -> str:
-    """The runners' module text: a decision made by other runner code is not reused."""
-    import hashlib
-
-    with open(runners, "rb") as fh:
-        return hashlib.sha256(fh.read()).hexdigest()[:16]
+        write_json(self.path, data)
 
 
 _LIBRARIES = {"onnx": ("torch", "onnx", "onnxscript", "onnxruntime"), "coreml": ("torch", "coremltools"),
