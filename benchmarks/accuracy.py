@@ -1,6 +1,8 @@
-"""exportlint's verdicts against the real converters' labels (benchmarks/labels.json, made by label.py).
+"""exportlint's verdicts against the real converters' labels (benchmarks/labels.json and, for the TensorFlow /
+Keras corpus, benchmarks/labels_tf.json, made by label.py).
 
     python benchmarks/accuracy.py                                  # every labelled model and target
+    python benchmarks/accuracy.py --corpus tf                      # the TF part only
     python benchmarks/accuracy.py --models risky.unique hf.bert --targets onnx:17 tflite --json out.json
 
 Runs `exportlint check SPEC --target ... --format json` once per model (a subprocess with a timeout; a crash or
@@ -22,10 +24,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from label import LABELS, PAIRS, spec_of  # noqa: E402
+from label import LABELS, LABELS_TF, PAIRS, TF_PAIRS, spec_of  # noqa: E402
 
-TARGETS = [t for family in PAIRS.values() for t in dict.fromkeys(t for t, _ in family)]
-DEFAULT_PATH = {t: p for family in PAIRS.values() for t, p in reversed(family)}  # each converter's first path
+CORPORA = {"torch": (LABELS, PAIRS), "tf": (LABELS_TF, TF_PAIRS)}
+TARGETS = list(dict.fromkeys(t for _, pairs in CORPORA.values() for family in pairs.values() for t, _ in family))
+# each converter's first path, per corpus
+DEFAULT_PATH = {name: {t: p for family in pairs.values() for t, p in reversed(family)}
+                for name, (_, pairs) in CORPORA.items()}
 
 
 def run_exportlint(command: list[str], spec: str, targets: list[str], static: bool, timeout: float) -> dict:
@@ -56,7 +61,7 @@ def first_error(findings: list[dict], spec: str, target: str) -> str:
     return ""
 
 
-def compare(labels: dict, model_ids: list[str], targets: list[str], verdicts: dict) -> list[dict]:
+def compare(labels: dict, model_ids: list[str], targets: list[str], verdicts: dict, corpus: str) -> list[dict]:
     """One row per (model, target): labels per path, exportlint's verdicts per path, agreement."""
     rows = []
     for model_id in model_ids:
@@ -73,7 +78,7 @@ def compare(labels: dict, model_ids: list[str], targets: list[str], verdicts: di
                 "labels": {p: lab["ok"] for p, lab in paths.items()},
                 "errors": {p: lab["error"] for p, lab in paths.items() if not lab["ok"]},
                 "exportable": entry["exportable"] if entry else None,
-                "default_label": paths[DEFAULT_PATH[target]]["ok"],
+                "default_label": paths[DEFAULT_PATH[corpus][target]]["ok"],
                 "default_exportable": entry.get("default_path_exportable", entry["exportable"]) if entry else None,
                 "paths": path_verdicts,
                 "finding": first_error(got["findings"], spec_of(model_id), target) or got["error"],
@@ -145,25 +150,9 @@ def supports_static(command: list[str]) -> bool:
     return "--static" in proc.stdout
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", metavar="ID", help="corpus ids (MODULE.FACTORY); default: all labelled")
-    parser.add_argument("--targets", nargs="+", choices=TARGETS, default=TARGETS)
-    parser.add_argument("--json", metavar="OUT", help="write the rows and the summary as JSON")
-    parser.add_argument("--static", action="store_true", help="pass --static to exportlint (strictly static mode)")
-    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per exportlint run")
-    parser.add_argument("--exportlint", default=f"{shlex.quote(sys.executable)} -m exportlint",
-                        help="the exportlint command (default: this Python's)")
-    opts = parser.parse_args(argv)
-    labels = json.loads(LABELS.read_text())["labels"]
-    model_ids = opts.models or sorted(labels)
-    missing = [m for m in model_ids if m not in labels]
-    if missing:
-        parser.error(f"not labelled: {', '.join(missing)}")
-    command = shlex.split(opts.exportlint)
-    static = opts.static and supports_static(command)
-    if opts.static and not static:
-        print("this exportlint has no --static: running its default mode", file=sys.stderr)
+def score(corpus: str, labels: dict, model_ids: list[str], opts, command: list[str], static: bool) -> dict:
+    """Run exportlint on one corpus's models, print and return its rows, summary and seconds."""
+    print(f"\n== {'TensorFlow / Keras' if corpus == 'tf' else 'PyTorch'} corpus: {len(model_ids)} models ==")
     verdicts, seconds = {}, {}
     for model_id in model_ids:
         targets = [t for t in opts.targets if t in labels[model_id]]
@@ -173,14 +162,46 @@ def main(argv: list[str] | None = None) -> int:
         shown = " ".join(f"{t}={'?' if t not in verdicts[model_id]['targets'] else 'exp' if verdicts[model_id]['targets'][t]['exportable'] else 'BLK'}"
                          for t in targets)
         print(f"{model_id:32} {seconds[model_id]:6.1f}s  {shown}  {verdicts[model_id]['error']}", flush=True)
-    rows = compare(labels, model_ids, opts.targets, verdicts)
+    rows = compare(labels, model_ids, opts.targets, verdicts, corpus)
     summary = summarise(rows, opts.targets)
     print_summary(summary, rows)
+    converters = sorted(sum(lab["seconds"] for t in opts.targets for lab in labels[m].get(t, {}).values())
+                        for m in model_ids)
     print(f"\nexportlint seconds per model: total {sum(seconds.values()):.1f}, "
-          f"median {sorted(seconds.values())[len(seconds) // 2]:.1f}, max {max(seconds.values()):.1f}")
+          f"median {sorted(seconds.values())[len(seconds) // 2]:.1f}, max {max(seconds.values()):.1f}; "
+          f"the converters' (labels, these targets): median {converters[len(converters) // 2]:.1f}, "
+          f"max {converters[-1]:.1f}")
+    return {"summary": summary, "rows": rows, "seconds": seconds}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", choices=("all", *CORPORA), default="all",
+                        help="the PyTorch corpus, the TensorFlow / Keras one, or both (default)")
+    parser.add_argument("--models", nargs="+", metavar="ID", help="corpus ids (MODULE.FACTORY); default: all labelled")
+    parser.add_argument("--targets", nargs="+", choices=TARGETS, default=TARGETS)
+    parser.add_argument("--json", metavar="OUT", help="write the rows and the summary as JSON")
+    parser.add_argument("--static", action="store_true", help="pass --static to exportlint (strictly static mode)")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per exportlint run")
+    parser.add_argument("--exportlint", default=f"{shlex.quote(sys.executable)} -m exportlint",
+                        help="the exportlint command (default: this Python's)")
+    opts = parser.parse_args(argv)
+    command = shlex.split(opts.exportlint)
+    static = opts.static and supports_static(command)
+    if opts.static and not static:
+        print("this exportlint has no --static: running its default mode", file=sys.stderr)
+    chosen = [c for c in CORPORA if opts.corpus in (c, "all") and CORPORA[c][0].exists()]
+    labels = {c: json.loads(CORPORA[c][0].read_text())["labels"] for c in chosen}
+    missing = [m for m in opts.models or [] if not any(m in labels[c] for c in chosen)]
+    if missing:
+        parser.error(f"not labelled: {', '.join(missing)}")
+    out = {}
+    for corpus in chosen:
+        model_ids = [m for m in opts.models or sorted(labels[corpus]) if m in labels[corpus]]
+        if model_ids:
+            out[corpus] = score(corpus, labels[corpus], model_ids, opts, command, static)
     if opts.json:
-        Path(opts.json).write_text(json.dumps({"summary": summary, "rows": rows, "seconds": seconds,
-                                               "static": static}, indent=1, sort_keys=True) + "\n")
+        Path(opts.json).write_text(json.dumps({**out, "static": static}, indent=1, sort_keys=True) + "\n")
     return 0
 
 

@@ -2,6 +2,7 @@
 
     python benchmarks/label.py                      # label what is missing in benchmarks/labels.json
     python benchmarks/label.py --families onnx --models hf.bert risky.unique --relabel
+    python benchmarks/label.py --corpus tf          # the TensorFlow / Keras corpus into benchmarks/labels_tf.json
 
 Families, each target x conversion path (label: {"ok", "error": first line or "", "seconds"}):
   onnx    onnx:13/17/18 x dynamo|torchscript: torch.onnx.export(dynamo=True|False, opset_version=N); ok iff the
@@ -12,6 +13,15 @@ Families, each target x conversion path (label: {"ok", "error": first line or ""
   executorch  executorch:xnnpack|portable x export: to_edge_transform_and_lower(ExportedProgram,
           partitioner=[XnnpackPartitioner()] or none), to_executorch(), then executorch.runtime runs the .pte.
   openvino  openvino:cpu x export: ov.convert_model(ExportedProgram), compile_model(CPU), one inference.
+The TF corpus (`--corpus tf`: keras.applications, stock Keras layers, tf.Modules around one TF op) is converted
+from a ConcreteFunction with the model's input signature, as Keras 3 and SavedModel users convert; path "direct":
+  tflite  tflite (builtins only) and tflite:select (plus SELECT_TF_OPS): TFLiteConverter.from_keras_model for a Keras
+          model, from_concrete_functions([fn], module) for a tf.Module,
+          then TF's interpreter allocates and runs it (not when Flex ops are left: it has no Flex delegate);
+          ok iff builtin ops only for tflite.
+  coreml  coreml:iOS16: ct.convert([fn], source="tensorflow", convert_to="mlprogram", skip_model_load=True).
+  onnx    onnx:13/17: tf2onnx.convert.from_graph_def of the frozen function; ok iff the model's ai.onnx opset is N,
+          onnx.checker (full_check) passes and ONNX Runtime (CPU) runs it.
 A timeout or a crash of the subprocess is a failure label with its reason; a model that does not build (a
 missing corpus package) is skipped, not labelled. Resumable: labelled pairs are kept. Runs over other families
 or models may go at once: each merges its labels into the file as it finds it.
@@ -36,7 +46,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE / "corpus"
 LABELS = HERE / "labels.json"
+LABELS_TF = HERE / "labels_tf.json"
 MODULES = ("risky", "hf", "vision")
+TF_MODULES = ("keras_apps", "keras_layers", "tf_ops")
 PAIRS = {
     "onnx": [(f"onnx:{n}", p) for n in (13, 17, 18) for p in ("dynamo", "torchscript")],
     "coreml": [(f"coreml:{t}", p) for t in ("iOS15", "iOS16") for p in ("export", "trace")],
@@ -44,12 +56,22 @@ PAIRS = {
     "executorch": [("executorch:xnnpack", "export"), ("executorch:portable", "export")],
     "openvino": [("openvino:cpu", "export")],
 }
+TF_PAIRS = {
+    "onnx": [("onnx:13", "direct"), ("onnx:17", "direct")],
+    "coreml": [("coreml:iOS16", "direct")],
+    "tflite": [("tflite", "direct"), ("tflite:select", "direct")],
+}
 VERSIONS = {
     "onnx": ["torch", "onnx", "onnxscript", "onnxruntime"],
     "coreml": ["torch", "coremltools", "numpy"],
     "tflite": ["torch", "litert-torch", "ai-edge-litert", "tensorflow-cpu"],
     "executorch": ["torch", "executorch"],
     "openvino": ["torch", "openvino"],
+}
+TF_VERSIONS = {
+    "onnx": ["tensorflow-cpu", "keras", "tf2onnx", "onnx", "onnxruntime"],
+    "coreml": ["tensorflow-cpu", "keras", "coremltools"],
+    "tflite": ["tensorflow-cpu", "keras"],
 }
 CORPUS_VERSIONS = ["transformers", "torchvision", "timm"]
 NOT_BUILT = 3  # worker exit status: the corpus model does not build here
@@ -70,12 +92,16 @@ def _load(module: str):
     return loaded
 
 
-def corpus_ids() -> list[str]:
+def is_tf(model_id: str) -> bool:
+    return model_id.split(".", 1)[0] in TF_MODULES
+
+
+def corpus_ids(modules: tuple[str, ...] = MODULES) -> list[str]:
     """Every factory of the corpus, as MODULE.FACTORY (read from the source: no model is imported)."""
     import ast
 
     ids = []
-    for module in MODULES:
+    for module in modules:
         tree = ast.parse((CORPUS / f"{module}.py").read_text())
         ids += [f"{module}.{node.name}" for node in tree.body
                 if isinstance(node, ast.FunctionDef) and not node.name.startswith("_") and not node.args.args
@@ -173,12 +199,58 @@ def _openvino(model, args, target: str, path: str) -> None:
     compiled([a.numpy() for a in args if isinstance(a, torch.Tensor)])
 
 
+def _tf_tflite(fn, made, target: str) -> None:
+    import tensorflow as tf
+
+    from exportlint.decide_tf import example_inputs, run_interpreter, tflite_converter
+
+    converter = tflite_converter(fn, made)  # from_keras_model, or from_concrete_functions([fn], module)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS] + (
+        [tf.lite.OpsSet.SELECT_TF_OPS] if target == "tflite:select" else [])
+    interpreter = tf.lite.Interpreter(model_content=converter.convert())
+    extra = sorted({op["op_name"] for op in interpreter._get_ops_details() if not re.fullmatch(r"[A-Z0-9_]+", op["op_name"])})
+    if extra and target == "tflite":
+        raise RuntimeError(f"needs non-builtin ops: {', '.join(extra)}")
+    if extra:  # this interpreter has no Flex delegate: select-TF ops are labelled by the conversion
+        return
+    run_interpreter(interpreter, example_inputs(fn))
+
+
+def _tf_coreml(fn, made, target: str) -> None:
+    import coremltools as ct
+
+    ct.convert([fn], source="tensorflow", convert_to="mlprogram", skip_model_load=True,
+               minimum_deployment_target=getattr(ct.target, target.split(":")[1]))
+
+
+def _tf_onnx(fn, made, target: str) -> None:
+    import onnx
+    import onnxruntime as ort
+
+    from exportlint.decide_tf import example_inputs
+    from exportlint.tables.generate.tf_tables import tf2onnx_model  # tf2onnx.convert.from_graph_def of the frozen fn
+
+    opset = int(target.split(":")[1])
+    proto = tf2onnx_model(fn, opset)
+    got = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
+    if got != opset:
+        raise RuntimeError(f"tf2onnx returned an opset-{got} model")
+    onnx.checker.check_model(proto, full_check=True)
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    session.run(None, {i.name: a for i, a in zip(session.get_inputs(), example_inputs(fn))})
+
+
+def _tf_make(make):
+    """(made, converted-from) per pair: the ConcreteFunction of the factory's model, with its input signature."""
+    from exportlint.capture.tensorflow import to_concrete_function
+
+    made = make()
+    return made, to_concrete_function(made, make.__name__)[0]
+
+
 def worker(family: str, model_id: str, out: str) -> None:
     import contextlib
 
-    import torch
-
-    torch.set_num_threads(1)
     module, factory = model_id.split(".", 1)
     try:
         make = getattr(_load(module), factory)
@@ -186,14 +258,26 @@ def worker(family: str, model_id: str, out: str) -> None:
     except Exception:  # noqa: BLE001 - a corpus model that does not build here is no label
         traceback.print_exc()
         sys.exit(NOT_BUILT)
-    convert = {"onnx": _onnx, "coreml": _coreml, "tflite": _tflite, "executorch": _executorch,
-               "openvino": _openvino}[family]
-    for target, path in PAIRS[family]:
-        model, args = make()
+    if is_tf(model_id):
+        pairs = TF_PAIRS[family]
+        convert = {"onnx": _tf_onnx, "coreml": _tf_coreml, "tflite": _tf_tflite}[family]
+        build = lambda: _tf_make(make)  # noqa: E731
+        call = lambda built, target, path: convert(built[1], built[0], target)  # noqa: E731
+    else:
+        import torch
+
+        torch.set_num_threads(1)
+        pairs = PAIRS[family]
+        convert = {"onnx": _onnx, "coreml": _coreml, "tflite": _tflite, "executorch": _executorch,
+                   "openvino": _openvino}[family]
+        build = make
+        call = lambda built, target, path: convert(built[0], tuple(built[1]), target, path)  # noqa: E731
+    for target, path in pairs:
+        built = build()
         start = time.perf_counter()
         try:
             with contextlib.redirect_stdout(sys.stderr):
-                convert(model, tuple(args), target, path)
+                call(built, target, path)
             label = {"ok": True, "error": ""}
         except Exception as exc:  # noqa: BLE001 - any converter failure is the label
             label = {"ok": False, "error": first_line(exc)}
@@ -205,13 +289,13 @@ def worker(family: str, model_id: str, out: str) -> None:
 
 # ---- driver side ----
 
-def load_labels() -> dict:
-    if LABELS.exists():
-        return json.loads(LABELS.read_text())
+def load_labels(path: Path = LABELS) -> dict:
+    if path.exists():
+        return json.loads(path.read_text())
     return {"provenance": {}, "labels": {}}
 
 
-def save_labels(data: dict) -> None:
+def save_labels(data: dict, file: Path = LABELS) -> None:
     """Sorted, one (target, path) label per line, so that a relabel diffs per pair."""
     lines = ["{", f' "provenance": {json.dumps(data["provenance"], sort_keys=True)},', ' "labels": {']
     models = sorted(data["labels"])
@@ -228,9 +312,9 @@ def save_labels(data: dict) -> None:
             lines.append("   }" + ("," if j < len(names) - 1 else ""))
         lines.append("  }" + ("," if i < len(models) - 1 else ""))
     lines += [" }", "}"]
-    tmp = LABELS.with_suffix(".tmp")
+    tmp = file.with_suffix(".tmp")
     tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(LABELS)
+    tmp.replace(file)
 
 
 class NotBuilt(Exception):
@@ -242,6 +326,10 @@ def _version(name: str) -> str:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
         return "not installed"
+
+
+def pairs_of(model_id: str) -> dict[str, list[tuple[str, str]]]:
+    return TF_PAIRS if is_tf(model_id) else PAIRS
 
 
 def run_one(family: str, model_id: str, timeout: float) -> dict:
@@ -265,7 +353,7 @@ def run_one(family: str, model_id: str, timeout: float) -> dict:
     for item in done:
         labels.setdefault(item.pop("target"), {})[item.pop("path")] = item
     spent = sum(lab["seconds"] for paths in labels.values() for lab in paths.values())
-    for target, path in PAIRS[family]:
+    for target, path in pairs_of(model_id)[family]:
         if path not in labels.get(target, {}):
             labels.setdefault(target, {})[path] = {"ok": False, "error": reason,
                                                    "seconds": round(max(elapsed - spent, 0.0), 2)}
@@ -275,6 +363,8 @@ def run_one(family: str, model_id: str, timeout: float) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", choices=("torch", "tf"), default="torch",
+                        help="the PyTorch corpus (labels.json) or the TensorFlow / Keras one (labels_tf.json)")
     parser.add_argument("--families", nargs="+", choices=list(PAIRS), default=list(PAIRS))
     parser.add_argument("--models", nargs="+", metavar="ID", help="corpus ids (MODULE.FACTORY); default: all")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per (model, family) subprocess")
@@ -284,14 +374,17 @@ def main(argv: list[str] | None = None) -> int:
     if opts.worker:
         worker(*opts.worker)
         return 0
-    ids = corpus_ids()
+    tf_corpus = opts.corpus == "tf"
+    ids = corpus_ids(TF_MODULES if tf_corpus else MODULES)
     unknown = set(opts.models or []) - set(ids)
     if unknown:
-        parser.error(f"not in the corpus: {', '.join(sorted(unknown))}")
+        parser.error(f"not in the {opts.corpus} corpus: {', '.join(sorted(unknown))}")
+    pairs, versions = (TF_PAIRS, TF_VERSIONS) if tf_corpus else (PAIRS, VERSIONS)
+    labels_path = LABELS_TF if tf_corpus else LABELS
     for family in opts.families:
         for model_id in opts.models or ids:
-            have = load_labels()["labels"].get(model_id, {})
-            if not opts.relabel and all(p in have.get(t, {}) for t, p in PAIRS[family]):
+            have = load_labels(labels_path)["labels"].get(model_id, {})
+            if not opts.relabel and all(p in have.get(t, {}) for t, p in pairs[family]):
                 continue
             start = time.perf_counter()
             try:
@@ -299,17 +392,17 @@ def main(argv: list[str] | None = None) -> int:
             except NotBuilt as exc:
                 print(f"{family:6} {model_id:32} skipped: the model does not build here ({exc})", flush=True)
                 continue
-            data = load_labels()  # as other label runs (other families, models) left it
+            data = load_labels(labels_path)  # as other label runs (other families, models) left it
             for target, paths in labels.items():
                 data["labels"].setdefault(model_id, {}).setdefault(target, {}).update(paths)
             data["provenance"][family] = {
                 "command": " ".join(["python benchmarks/label.py", *(argv if argv is not None else sys.argv[1:])]),
                 "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
                 "python": sys.version.split()[0],
-                "versions": {name: _version(name) for name in VERSIONS[family] + CORPUS_VERSIONS},
+                "versions": {name: _version(name) for name in versions[family] + ([] if tf_corpus else CORPUS_VERSIONS)},
             }
-            save_labels(data)
-            verdicts = " ".join(f"{t}/{p}={'ok' if labels[t][p]['ok'] else 'FAIL'}" for t, p in PAIRS[family])
+            save_labels(data, labels_path)
+            verdicts = " ".join(f"{t}/{p}={'ok' if labels[t][p]['ok'] else 'FAIL'}" for t, p in pairs[family])
             print(f"{family:6} {model_id:32} {time.perf_counter() - start:6.1f}s  {verdicts}", flush=True)
     return 0
 

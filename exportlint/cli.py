@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--no-cache", action="store_true",
                        help="run the converters again instead of reusing their decisions for the same graphs "
                             "and library versions (kept in $EXPORTLINT_CACHE_DIR, default ~/.cache/exportlint)")
+    check.add_argument("-j", "--jobs", type=_jobs, default=1, metavar="N",
+                       help="check N models at once, each in its own process (the report is the same as "
+                            "one at a time; docs/ci.md)")
     check.add_argument("--script", action="store_true",
                        help="the TorchScript paths (torch.onnx dynamo=False, Core ML trace) convert "
                             "torch.jit.script(model) instead of a trace (automatic when torch.export "
@@ -102,6 +105,12 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
                         help="skip these rule codes or prefixes (repeatable)")
     parser.add_argument("--config", metavar="FILE",
                         help="pyproject.toml to read [tool.exportlint] from (default: found walking up)")
+
+
+def _jobs(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of processes (1 or more), got {text!r}")
+    return int(text)
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -184,7 +193,7 @@ def _check(args):
     sources = [Path(s) for s in args.specs if is_source_path(s)]
     specs = [s for s in args.specs if not is_source_path(s)]
     if args.specs:
-        report = check_specs(specs, options, args.input_shape, args.input_dtype)
+        report = check_specs(specs, options, args.input_shape, args.input_dtype, args.jobs)
         if sources:
             from exportlint.run import check_models, check_sources, models_in
 
@@ -194,12 +203,12 @@ def _check(args):
                       f"{', '.join(f'{d}/' for d in skipped)}", file=sys.stderr)
             if args.with_models and config.models:
                 sys.path.insert(0, str(config.path.parent.resolve()))  # `pkg.module:build` specs
-                check_models(models_in(config.models, sources), options, report)
+                check_models(models_in(config.models, sources), options, report, args.jobs)
     elif config.models:
         from exportlint.run import check_models
 
         sys.path.insert(0, str(config.path.parent.resolve()))  # `pkg.module:build` specs of the project
-        report = check_models(config.models, options)
+        report = check_models(config.models, options, jobs=args.jobs)
     else:
         raise UsageError("no SPEC given and no [[tool.exportlint.models]] in a pyproject.toml "
                          "(e.g. exportlint check models/net.py:build)")

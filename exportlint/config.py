@@ -212,8 +212,6 @@ def _model_entry(path: Path, index: int, entry: Any) -> ModelEntry:
 
 def _spec_relative_to(spec: str, root: Path) -> str:
     """File specs are written relative to the pyproject.toml; report them relative to the cwd."""
-    import os
-
     target, sep, attr = spec.rpartition(":")
     if not (target.endswith(".py") or "/" in target or "\\" in target) or Path(target).is_absolute():
         return spec

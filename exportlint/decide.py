@@ -21,8 +21,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from functools import cache
-from typing import Any
+from typing import Any, Callable
 
 from exportlint.progress import step
 from exportlint.targets import Target
@@ -30,6 +29,7 @@ from exportlint.targets import Target
 TRANSLATION, CONVERTER = "translation", "converter"
 # The detail of a conversion that worked but computes other numbers than PyTorch (EXL101 warns).
 NUMERICS_CAVEAT = "converts, but ONNX Runtime's outputs differ from PyTorch's"
+ON_META = "the model is on the meta device (no weights, no data): converters need real tensors; the tables decide"
 CONVERTER_TIMEOUT = 600.0  # seconds one conversion may take; `EXPORTLINT_CONVERTER_TIMEOUT` overrides
 
 
@@ -71,6 +71,11 @@ class Subject:
 
         return self.torchscript or torch.jit.trace(self.model, self.inputs, check_trace=False, strict=False)
 
+    @property
+    def known_graphs(self) -> bool:
+        """A graph was captured to key the decisions on (`fingerprint`)."""
+        return self.program is not None or self.torchscript is not None
+
     def fingerprint(self) -> str:
         """What decides a conversion: both captured graphs (ops, arguments, shapes, dtypes) and the
         example inputs' shapes and dtypes. Weights are left out: they do not change which ops a
@@ -89,21 +94,19 @@ def decide(subject: Subject, targets: list[Target], mode: str, undecided: set[tu
     """Run the converters `mode` asks for on `subject`, per target and conversion path: in "auto"
     mode the ONNX paths, and the (target, path) pairs in `undecided` (the tables cannot say). With
     `cache`, a decision made before for the same graphs and library versions is reused."""
-    if mode == "static":
-        return []
-    runs = [(t, p.name, t.unit.runner(p.name)) for t in targets for p in t.paths("aten")
-            if t.unit.runner(p.name) is not None
-            and (mode == "confirm" or p.name in t.unit.auto_paths or (str(t), p.name) in undecided)]
+    from exportlint.capture.pytorch import on_meta_device
+
+    runs = _runs(targets, mode, undecided)
     if not runs:
         return []
-    known_graphs = subject.program is not None or subject.torchscript is not None
-    store = DecisionCache(subject.fingerprint()) if cache and known_graphs else None
+    if on_meta_device(subject.model, subject.inputs):
+        return _on_meta(runs)
+    store = DecisionCache(subject.fingerprint()) if cache and subject.known_graphs else None
     training = subject.model.training
     subject.model.eval()  # as captured; restored below
     try:
         out, todo = {}, []
-        for target, path, runner in runs:
-            by = TRANSLATION if mode == "auto" and path in target.unit.auto_paths else CONVERTER
+        for target, path, runner, by in runs:
             known = store.get(target, path, by) if store else None
             if known:
                 out[str(target), path] = known
@@ -113,9 +116,51 @@ def decide(subject: Subject, targets: list[Target], mode: str, undecided: set[tu
             out[decision.target, decision.path] = decision
             if store and decision.converted is not None:
                 store.put(next(t for t, *_ in todo if str(t) == decision.target), decision)
-        return [out[str(t), p] for t, p, _ in runs]
+        return [out[str(t), p] for t, p, *_ in runs]
     finally:
         subject.model.train(training)
+
+
+def _runs(targets: list[Target], mode: str, undecided: set[tuple[str, str]]) -> list[tuple[Target, str, Callable, str]]:
+    """The conversions `mode` asks for, as (target, path, runner, TRANSLATION or CONVERTER): every path with a
+    runner in "confirm"; in "auto" the family's `auto_paths` (a translation check) and the `undecided` ones."""
+    if mode == "static":
+        return []
+    return [(t, p.name, t.unit.runner(p.name), TRANSLATION if mode == "auto" and p.name in t.unit.auto_paths
+             else CONVERTER)
+            for t in targets for p in t.paths("aten") if t.unit.runner(p.name) is not None
+            and (mode == "confirm" or p.name in t.unit.auto_paths or (str(t), p.name) in undecided)]
+
+
+def _on_meta(runs: list[tuple[Target, str, Callable, str]]) -> list[Decision]:
+    return [Decision(str(t), path, None, ON_META, by) for t, path, _, by in runs]
+
+
+def known_decisions(fingerprint: str | None, targets: list[Target], mode: str,
+                    undecided: set[tuple[str, str]] = frozenset(), on_meta: bool = False) -> list[Decision] | None:
+    """What `decide` would answer for a subject of this `Subject.fingerprint` (None: no graph it
+    could key on; `on_meta`: a meta-device model, which nothing runs), when every decision is in the
+    cache; None when one would have to run."""
+    runs = _runs(targets, mode, undecided)
+    if not runs or on_meta:
+        return _on_meta(runs)
+    if fingerprint is None:
+        return None
+    store = DecisionCache(fingerprint)
+    out = [store.get(target, path, by) for target, path, _, by in runs]
+    return None if None in out else out
+
+
+def run_cached(store: DecisionCache | None, subject: Any, target: Target, path: str, runner, by: str) -> Decision:
+    """The decision `store` holds for (target, path), else `runner`'s run in this process, stored when it ran
+    (the TensorFlow runners, `decide_tf`: TensorFlow's runtime does not survive a fork)."""
+    known = store.get(target, path, by) if store else None
+    if known is not None:
+        return known
+    decision = run_converter(subject, target, path, runner, by)
+    if store and decision.converted is not None:
+        store.put(target, decision)
+    return decision
 
 
 def _isolated(subject: Subject, jobs: list[tuple[Target, str, Callable, str]]) -> list[Decision]:
@@ -128,7 +173,7 @@ def _isolated(subject: Subject, jobs: list[tuple[Target, str, Callable, str]]) -
     from multiprocessing.connection import wait
 
     if "fork" not in multiprocessing.get_all_start_methods():
-        return [_run(subject, *job) for job in jobs]
+        return [run_converter(subject, *job) for job in jobs]
     timeout = float(os.environ.get("EXPORTLINT_CONVERTER_TIMEOUT") or CONVERTER_TIMEOUT)
     context = multiprocessing.get_context("fork")
     done: dict[tuple[str, str], Decision] = {}
@@ -184,41 +229,51 @@ def _child(subject: Subject, jobs: list, writer) -> None:
     """A converter process: its own and its C++ libraries' output goes nowhere; each decision is sent back."""
     import faulthandler
 
+    import torch
+
+    # GNU OpenMP's thread pool does not survive fork: a parallel region would wait forever for the
+    # parent's workers. One thread runs ops inline (as DataLoader workers do).
+    torch.set_num_threads(1)
     faulthandler.disable()  # a crash is reported by the parent, not dumped on the user's terminal
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
     for job in jobs:
-        writer.send(_run(subject, *job))
+        writer.send(run_converter(subject, *job))
     writer.close()
 
 
 class DecisionCache:
     """Decisions already made for a model's graphs, on disk: `$EXPORTLINT_CACHE_DIR` (default
     `~/.cache/exportlint`) / decisions / FINGERPRINT.json, keyed inside by target, path and the
-    versions of the libraries that ran it. JSON only, written atomically (a temporary file renamed
-    into place), so concurrent runs at worst both convert; `--no-cache` (or `EXPORTLINT_NO_CACHE=1`)
-    turns it off."""
+    versions of the libraries that ran it (`libraries`: per family; default the family unit's) and the runners'
+    code (`runners`: their module's file; default this module and the family unit's). `exportlint.cache`: JSON, atomic writes, so concurrent runs at worst both convert;
+    `--no-cache` (or `EXPORTLINT_NO_CACHE=1`) turns it off."""
 
-    def __init__(self, fingerprint: str):
-        root = os.environ.get("EXPORTLINT_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "exportlint")
-        self.path = os.path.join(root, "decisions", f"{fingerprint}.json")
-        self.enabled = not os.environ.get("EXPORTLINT_NO_CACHE")
+    def __init__(self, fingerprint: str, libraries: dict[str, tuple[str, ...]] | None = None,
+                 runners: str | None = None):
+        from exportlint.cache import cache_file, enabled
+
+        self.path = cache_file("decisions", fingerprint)
+        self.enabled = enabled()
+        self.libraries = libraries
+        self.runners = runners
 
     def _key(self, target: Target, path: str) -> str:
         from exportlint import __version__
+        from exportlint.cache import code_digest
         from exportlint.tables.probe.harness import library_versions
 
-        versions = library_versions(*target.unit.libraries)
-        return json.dumps([__version__, _runners_digest(target.family), str(target), path, versions],
-                          sort_keys=True)
+        import inspect
+
+        versions = library_versions(*(self.libraries[target.family] if self.libraries else target.unit.libraries))
+        runners = (self.runners,) if self.runners else (__file__, inspect.getfile(target.unit))
+        return json.dumps([__version__, code_digest(*runners), str(target), path, versions], sort_keys=True)
 
     def _load(self) -> dict[str, Any]:
-        try:
-            with open(self.path, encoding="utf-8") as fh:
-                data = json.load(fh)
-        except (OSError, ValueError):
-            return {}
+        from exportlint.cache import read_json
+
+        data = read_json(self.path)
         return data if isinstance(data, dict) else {}
 
     def get(self, target: Target, path: str, by: str) -> Decision | None:
@@ -228,36 +283,16 @@ class DecisionCache:
         return Decision(str(target), path, entry["converted"], f"{entry.get('detail', '')} (cached)", by)
 
     def put(self, target: Target, decision: Decision) -> None:
+        from exportlint.cache import write_json
+
         if not self.enabled:
             return
         data = self._load()
         data[self._key(target, decision.path)] = {"converted": decision.converted, "detail": decision.detail}
-        try:
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            tmp = f"{self.path}.{os.getpid()}.tmp"
-            with open(tmp, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, sort_keys=True)
-            os.replace(tmp, self.path)
-        except OSError:
-            pass  # a cache that cannot be written is only slower
+        write_json(self.path, data)
 
 
-@cache
-def _runners_digest(family: str) -> str:
-    """This module's text and the family unit's: a decision made by other runner code is not reused."""
-    import hashlib
-    import inspect
-
-    from exportlint.family import all_families
-
-    digest = hashlib.sha256()
-    for path in (__file__, inspect.getfile(all_families()[family])):
-        with open(path, "rb") as fh:
-            digest.update(fh.read())
-    return digest.hexdigest()[:16]
-
-
-def _run(subject: Subject, target: Target, path: str, runner, by: str) -> Decision:
+def run_converter(subject: Any, target: Target, path: str, runner, by: str) -> Decision:
     from exportlint.capture.spec import quiet, user_code
 
     try:

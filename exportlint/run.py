@@ -87,12 +87,44 @@ def capture(spec: str, options: Options, shapes: list[str], dtypes: list[str]
 
         with user_code(spec), step("loading"):
             return capture_tf(spec, options), None
-    from exportlint.capture.pytorch import load_spec
+    from exportlint.capture.cache import CaptureCache
+    from exportlint.capture.pytorch import load_spec, on_meta_device
 
     with user_code(spec):
         with step("building the model"):
             loaded = load_spec(spec, shapes, dtypes)
-        return capture_module(*loaded, spec, options)
+        graph, subject = capture_module(*loaded, spec, options)
+    if CaptureCache.wanted(options):
+        CaptureCache(spec, options, shapes, dtypes).put(
+            graph, subject.fingerprint() if subject.known_graphs else None, on_meta_device(*loaded), spec)
+    return graph, subject
+
+
+def cached_check(spec: str, options: Options, shapes: list[str], dtypes: list[str], report: Report) -> bool:
+    """Check SPEC from the capture cache when its graphs and every converter decision they need are
+    there (`exportlint.capture.cache`): no import of the user's module, no capture. False otherwise."""
+    from exportlint.capture.cache import CaptureCache
+    from exportlint.capture.onnx_file import is_onnx_spec
+    from exportlint.capture.tensorflow import is_tf_spec
+
+    if not CaptureCache.wanted(options) or is_onnx_spec(spec) or is_tf_spec(spec):
+        return False
+    found = CaptureCache(spec, options, shapes, dtypes).get()
+    if found is None:
+        return False
+    graph, fingerprint, on_meta = found
+    decisions = []
+    if graph.capture.ok:
+        from exportlint.checks.operator_support import undecided_paths
+        from exportlint.decide import known_decisions
+
+        decisions = known_decisions(fingerprint, options.targets, options.decide,
+                                    undecided_paths(graph, options.targets), on_meta)
+        if decisions is None:
+            return False
+    with step("from the capture cache"):
+        check_graph(graph, options, report, decisions)
+    return True
 
 
 def capture_module(model, inputs: tuple, name: str, options: Options) -> tuple[OpGraph, Subject]:
@@ -109,10 +141,44 @@ def capture_module(model, inputs: tuple, name: str, options: Options) -> tuple[O
     return graph, Subject(model, inputs, program, traced.source if traced is not None else None)
 
 
-def check_specs(specs: list[str], options: Options, shapes: list[str], dtypes: list[str]) -> Report:
+def check_specs(specs: list[str], options: Options, shapes: list[str], dtypes: list[str], jobs: int = 1) -> Report:
+    return check_all([(spec, options, shapes, dtypes) for spec in specs], jobs)
+
+
+Job = tuple[str, Options, list[str], list[str]]  # one model to check: spec, options, input shapes and dtypes
+
+
+def check_all(models: list[Job], jobs: int = 1, report: Report | None = None) -> Report:
+    """Check each model into `report`, in order; with `jobs` > 1 in that many processes at once (each
+    imports torch and the model afresh; the capture and decision caches are shared on disk). The
+    report is the serial run's, in content and order."""
+    report = report if report is not None else Report()
+    if jobs <= 1 or len(models) <= 1:
+        for spec, options, shapes, dtypes in each_model(models, lambda m: m[0]):
+            check_model(spec, options, shapes, dtypes, report)
+        return report
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn, not fork: a forked child of a process that ran torch's OpenMP pool can hang in it
+    with ProcessPoolExecutor(min(jobs, len(models)), mp_context=multiprocessing.get_context("spawn")) as pool:
+        for part in pool.map(_check_in_worker, models):
+            report.models += part.models
+            report.findings += part.findings
+    return report
+
+
+def _check_in_worker(model: Job) -> Report:
+    """One model's report, sent back to the parent: the graphs without their front end's objects
+    (an ExportedProgram does not cross processes; the report reads the IR only)."""
     report = Report()
-    for spec in each_model(specs):
-        check_model(spec, options, shapes, dtypes, report)
+    check_model(*model, report)
+    for m in report.models:
+        graphs = [m.graph] if m.graph is not None else []
+        while graphs:
+            graph = graphs.pop()
+            graph.source = None
+            graphs += [g for g in (graph.capture.resized, graph.capture.traced) if g is not None]
     return report
 
 
@@ -122,6 +188,8 @@ def check_model(spec: str, options: Options, shapes: list[str], dtypes: list[str
     from exportlint.checks.load import InputNotLoaded
 
     try:
+        if cached_check(spec, options, shapes, dtypes, report):
+            return
         graph, subject = capture(spec, options, shapes, dtypes)
         with user_code(spec):
             check_captured(graph, subject, options, report)
@@ -130,7 +198,8 @@ def check_model(spec: str, options: Options, shapes: list[str], dtypes: list[str
 
 
 def check_captured(graph: OpGraph, subject: Subject | None, options: Options, report: Report) -> None:
-    """Decide what the tables cannot (`options.decide`: real translations, converters), run the rules."""
+    """Decide what the tables cannot (`options.decide`: real translations, converters; for TensorFlow
+    `exportlint.decide_tf`), run the rules."""
     from exportlint.checks.operator_support import undecided_paths
     from exportlint.decide import decide
 
@@ -138,15 +207,18 @@ def check_captured(graph: OpGraph, subject: Subject | None, options: Options, re
     if subject and graph.capture.ok:
         decisions = decide(subject, options.targets, options.decide, undecided_paths(graph, options.targets),
                            cache=options.cache)
+    elif graph.dialect == "tf" and graph.capture.ok:
+        from exportlint.checks.operator_support import proven_paths
+        from exportlint.decide_tf import decide_tf
+
+        decisions = decide_tf(graph.source.fn, options.targets, options.decide, proven_paths(graph, options.targets),
+                              cache=options.cache, owner=graph.source.owner)
     check_graph(graph, options, report, decisions)
 
 
-def check_models(models: list[ModelEntry], options: Options, report: Report | None = None) -> Report:
+def check_models(models: list[ModelEntry], options: Options, report: Report | None = None, jobs: int = 1) -> Report:
     """The `[[tool.exportlint.models]]` of the config, each with its own shapes and overrides."""
-    report = report if report is not None else Report()
-    for entry in each_model(models, lambda e: e.spec):
-        check_model(entry.spec, entry.options(options), entry.input_shapes, entry.input_dtypes, report)
-    return report
+    return check_all([(e.spec, e.options(options), e.input_shapes, e.input_dtypes) for e in models], jobs, report)
 
 
 def models_in(models: list[ModelEntry], paths: list[Path]) -> list[ModelEntry]:

@@ -206,11 +206,11 @@ def test_model_file_findings_have_a_location_and_their_node(repo):
     (where,) = onnx["locations"]
     assert where["physicalLocation"] == {"artifactLocation": {"uri": "models/my%20net.onnx", "uriBaseId": "%SRCROOT%"}}
     assert {"name": "Conv_0", "fullyQualifiedName": "backbone/Conv_0", "kind": "object"} in where["logicalLocations"]
-    assert onnx["message"]["text"] == "[tflite] ../models/my net.onnx (Conv_0): Conv does not convert"
+    assert onnx["message"]["text"] == "[tflite] ../models/my net.onnx (layer backbone: Conv_0): Conv does not convert"
     assert saved["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "models/saved/saved_model.pb"
     github = render(_model_report(repo), "github").splitlines()
     assert github[0].startswith("::error file=models/my net.onnx,title=EXL101")
-    assert github[0].endswith("::../models/my net.onnx (Conv_0): Conv does not convert")
+    assert github[0].endswith("::../models/my net.onnx (layer backbone: Conv_0): Conv does not convert")
     findings = json.loads(render(_model_report(repo), "json"))["findings"]
     assert [f["node"] for f in findings] == ["Conv_0", "dense/MatMul"]
 

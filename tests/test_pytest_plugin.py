@@ -190,3 +190,26 @@ def test_caller_mode_is_kept_and_confirmations_are_in_the_report():
     assert net.training and not net[1].training and net[2].training
     assert {(c.target, c.path, c.converted) for c in report.models[0].confirmations} == {
         ("onnx:17", "dynamo", True), ("onnx:17", "torchscript", True)}
+
+
+
+def test_under_pytest_xdist_each_worker_checks_its_tests(project):
+    pytest.importorskip("xdist")
+    project.makepyprojecttoml('[tool.exportlint]\ndecide = "static"\n')  # the tables: no converter runs
+    project.makepyfile(test_zoo='''
+        import pytest
+        import torch
+        from models import Net, Warp, WARP_INPUTS
+
+        @pytest.mark.parametrize("size", [8, 12, 16])
+        @pytest.mark.exportable(targets=["onnx:17"])
+        def test_net(size):
+            return Net(), (torch.randn(1, 3, size, size),)
+
+        @pytest.mark.exportable(targets=["onnx:15"])
+        def test_warp():
+            return Warp(), WARP_INPUTS
+    ''')
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "-p", "xdist", "-n", "2")
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["*created: 2/2 workers*", "*grid_sampler*onnx:15*"])

@@ -25,8 +25,8 @@ from exportlint.ir import Location
 
 FRAMEWORK_PACKAGES = ("torch", "tensorflow", "keras", "tf_keras", "tf2onnx", "absl", "numpy", "onnx",
                       "onnxscript")
-_OWN = Path(__file__).resolve().parents[1]
-_OWN_EXAMPLES = f"{_OWN / 'checks'}/"  # rule examples are user code; the rest of exportlint is not
+EXPORTLINT_DIR = Path(__file__).resolve().parents[1]
+_OWN_EXAMPLES = f"{EXPORTLINT_DIR / 'checks'}/"  # rule examples are user code; the rest of exportlint is not
 
 
 def _dirs(paths: Iterable[Path | str]) -> tuple[str, ...]:
@@ -35,7 +35,7 @@ def _dirs(paths: Iterable[Path | str]) -> tuple[str, ...]:
 
 @cache
 def _framework_roots() -> tuple[str, ...]:
-    roots = [_OWN]
+    roots = [EXPORTLINT_DIR]
     for package in FRAMEWORK_PACKAGES:
         found = importlib.util.find_spec(package)
         roots += (found.submodule_search_locations or []) if found else []

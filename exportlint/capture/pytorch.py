@@ -83,7 +83,8 @@ def _check_inputs(model: Any, inputs: tuple, name: str) -> None:
     In training mode on a copy: a forward pass would move batch-norm statistics."""
     import copy
 
-    error = _failure(copy.deepcopy(model) if model.training else model, inputs)
+    model = copy.deepcopy(model) if model.training else model
+    error = _fake_failure(model, inputs) if on_meta_device(model, inputs) else _failure(model, inputs)
     if error is not None:
         where, _ = locate(exception_frames(error))
         raise LoadError(f"{name}: the model fails on the example inputs: {type(error).__name__}: "
@@ -100,6 +101,17 @@ def _failure(model, inputs: tuple) -> Exception | None:
     except Exception as exc:  # noqa: BLE001 - the caller reports it
         return exc
     return None
+
+
+def _fake_failure(model, inputs: tuple) -> Exception | None:
+    """`_failure` on fake tensors: how a meta-device model runs (libraries branch on values eagerly,
+    which a meta tensor cannot give, and take the traced branch on fake tensors, as torch.export will)."""
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    mode = FakeTensorMode(allow_non_fake_inputs=True)
+    with mode:
+        return _failure(model, tuple(mode.from_tensor(t) if isinstance(t, torch.Tensor) else t for t in inputs))
 
 
 def _summary(exc: BaseException) -> str:
@@ -507,6 +519,28 @@ def capture_trace(graph: OpGraph, model, inputs: tuple, script: bool = False) ->
         except Exception as exc:  # noqa: BLE001 - a failed capture blocks the TorchScript paths (EXL001)
             graph.capture.trace_error = _summary(exc)
             graph.capture.trace_failure_location = _failure_location(exc)
+    real = _materialised(model, inputs) if on_meta_device(model, inputs) else None
+    if real is not None:  # meta kernels refuse to be traced (a convolution's shape checks): on the copy
+        graph.capture.trace_error = graph.capture.trace_failure_location = None
+        capture_trace(graph, *real, script=script)
+
+
+MATERIALISE_LIMIT = 2**30  # bytes of weights a meta-device model may take on the CPU to be traced
+
+
+def _materialised(model, inputs: tuple) -> tuple[Any, tuple] | None:
+    """A CPU copy of a meta-device model with uninitialised weights and zero inputs (a trace needs
+    shapes, not values), when its weights fit in MATERIALISE_LIMIT; else None."""
+    import copy
+    import itertools
+
+    import torch
+
+    size = sum(t.numel() * t.element_size() for t in itertools.chain(model.parameters(), model.buffers()))
+    if size > MATERIALISE_LIMIT:
+        return None
+    return copy.deepcopy(model).to_empty(device="cpu"), tuple(
+        torch.zeros(t.shape, dtype=t.dtype) if isinstance(t, torch.Tensor) and t.is_meta else t for t in inputs)
 
 
 def data_dependent_branch(info: CaptureInfo) -> bool:
@@ -551,7 +585,7 @@ def grown_inputs(model, inputs: tuple) -> tuple | None:
 
     def build(new: dict[int, list[int]]) -> tuple:
         with mode:
-            return tuple(torch.empty(new[i], dtype=t.dtype) if i in new else
+            return tuple(torch.empty(new[i], dtype=t.dtype, device=t.device) if i in new else
                          mode.from_tensor(t) if isinstance(t, torch.Tensor) else t for i, t in enumerate(inputs))
 
     candidates = [[(i, 0) for i in floats if inputs[i].dim() >= 2]]
@@ -590,13 +624,30 @@ def capture_resized(model, inputs: tuple, name: str, strict: bool = False) -> Op
 
 def load_spec(spec: str, shapes: list[str], dtypes: list[str]) -> tuple[Any, tuple]:
     """The model of `spec` and its example inputs (from the factory, or built from `shapes`)."""
+    import torch
+
+    from exportlint.capture.hf_config import is_hf_config_spec, load_hf_config
     from exportlint.capture.spec import call_factory, describe, make_inputs
 
+    if is_hf_config_spec(spec):
+        return load_hf_config(spec, shapes, dtypes)
     model, inputs = call_factory(spec)
     if shapes:
-        inputs = make_inputs(shapes, dtypes)
+        with torch.device("meta" if on_meta_device(model, ()) else "cpu"):
+            inputs = make_inputs(shapes, dtypes)
     elif inputs is None:
         raise LoadError(f"{spec}: the factory returned {describe(model)} without example inputs; return "
                         "(model, example_inputs) or pass --input-shape (e.g. 1,3,224,224)")
     return model, inputs
 
+
+
+def on_meta_device(model, inputs: tuple) -> bool:
+    """The model's weights or its example inputs are on the meta device (shapes without data: a model
+    too large to materialise): it captures, but nothing can run it on numbers."""
+    import torch
+
+    tensors = [t for t in inputs if isinstance(t, torch.Tensor)]
+    if isinstance(model, torch.nn.Module):
+        tensors += [next(model.parameters(), None), next(model.buffers(), None)]
+    return any(isinstance(t, torch.Tensor) and t.is_meta for t in tensors)

@@ -82,11 +82,16 @@ def _failed(what: str, exc: BaseException) -> LoadError:
     return LoadError(f"{what} {type(exc).__name__}: {_first_line(exc)}", _location(exc))
 
 
+def is_file_target(target: str) -> bool:
+    """The part of a spec before `:factory` names a file (`models/net.py`), not a module (`pkg.net`)."""
+    return target.endswith(".py") or "/" in target or "\\" in target
+
+
 def load_factory(spec: str) -> Callable[[], Any]:
     """Import the module named by `spec` and return its factory. UsageError for a missing file,
     LoadError for a module that does not import or has no such factory."""
     target, attr = parse_spec(spec)
-    if target.endswith(".py") or "/" in target or "\\" in target:
+    if is_file_target(target):
         path = Path(target)
         if not os.path.lexists(path):
             raise UsageError(f"{target}: no such file")

@@ -1,9 +1,11 @@
 """Capture a TensorFlow/Keras model into a TF-dialect `OpGraph` (op names `tf.<OpType>`: `tf.Unique`).
 
 SPEC is a `.keras` / `.h5` file, a SavedModel directory, or `module:factory` / `path.py:factory` whose
-factory returns a `keras.Model`, a `tf.function` with an input signature, or a ConcreteFunction.
+factory returns a `keras.Model`, a `tf.function` with an input signature, a ConcreteFunction, or a
+`tf.Module` whose `__call__` is such a tf.function.
 The concrete function's graph is walked with nested function calls (PartitionedCall and
-StatefulPartitionedCall bodies) inlined so that the real ops appear; Identity/NoOp, constants and
+StatefulPartitionedCall bodies, the XLA-compiled functions of Keras 3 layers among them) inlined so that
+the real ops appear, and the functions control flow runs (While bodies, If branches) walked too; Identity/NoOp, constants and
 variable reads are dropped (they are the weights, not operators). Each op points at the innermost
 frame of its traceback in user code, and at its Keras layer (from the name scope) where it has one.
 """
@@ -68,7 +70,7 @@ def _mentions_tf(source: str) -> bool:
 # --- loading ---------------------------------------------------------------------------------------
 
 def load_concrete_function(spec: str):
-    """(ConcreteFunction, keras model or None) for SPEC. UsageError for a missing file, LoadError for
+    """(ConcreteFunction, the object owning its variables or None) for SPEC. UsageError for a missing file, LoadError for
     anything unusable."""
     path = Path(spec)
     if spec.lower().endswith(KERAS_SUFFIXES):
@@ -92,7 +94,7 @@ def load_concrete_function(spec: str):
         if not signatures:
             raise LoadError(f"{spec}: the SavedModel has no serving signature")
         fn = signatures.get("serving_default") or next(iter(signatures.values()))
-        return fn, None
+        return fn, made
     else:
         from exportlint.capture.spec import call_factory
 
@@ -114,7 +116,9 @@ def _check_keras_file(path: Path) -> None:
 
 
 def to_concrete_function(made: Any, name: str):
-    """(ConcreteFunction, keras model or None) for a keras.Model, tf.function or ConcreteFunction."""
+    """(ConcreteFunction, the keras model or tf.Module owning its variables, or None) for a keras.Model, a
+    tf.function or ConcreteFunction, or a tf.Module whose `__call__` is a tf.function with an input
+    signature (what SavedModel export takes)."""
     import tensorflow as tf
     from tensorflow.python.eager.polymorphic_function.concrete_function import ConcreteFunction
 
@@ -124,6 +128,12 @@ def to_concrete_function(made: Any, name: str):
         if made.input_signature is None:
             raise LoadError(f"{name}: the tf.function has no input_signature; give one to capture it")
         return made.get_concrete_function(), None
+    call = getattr(made, "__call__", None)
+    if isinstance(made, tf.Module) and isinstance(call, tf.types.experimental.PolymorphicFunction):
+        if call.input_signature is None:
+            raise LoadError(f"{name}: {type(made).__name__}.__call__ is a tf.function without input_signature; "
+                            "give one to capture it")
+        return call.get_concrete_function(), made
     if isinstance(made, tf.keras.Model) or type(made).__module__.startswith(("keras", "tf_keras")):
         try:
             inputs = made.inputs
@@ -139,8 +149,8 @@ def to_concrete_function(made: Any, name: str):
             return made(xs[0] if single else list(xs), training=False)
 
         return serve.get_concrete_function(), made
-    raise LoadError(f"{name}: expected a keras.Model, a tf.function or a ConcreteFunction, "
-                    f"got {type(made).__name__}")
+    raise LoadError(f"{name}: expected a keras.Model, a tf.function, a ConcreteFunction or a tf.Module whose "
+                    f"__call__ is a tf.function with an input signature, got {type(made).__name__}")
 
 
 def _locate(op: tf.Operation) -> tuple[Location | None, tuple[Location, ...]]:
@@ -156,15 +166,25 @@ class _Layer:
     type: str
 
 
+@dataclass(frozen=True)
+class TFSource:
+    """`graph.source` of a TF capture: the ConcreteFunction, and the Keras model or tf.Module owning its
+    variables, kept alive with it (a ConcreteFunction holds its variables weakly)."""
+
+    fn: Any
+    owner: Any = None
+
+
 def capture_tf(spec: str, options: Options | None = None) -> OpGraph:
-    """The OpGraph of a TF/Keras SPEC; `graph.source` is the ConcreteFunction."""
-    fn, keras_model = load_concrete_function(spec)
-    return capture_concrete_function(fn, spec, keras_model)
+    """The OpGraph of a TF/Keras SPEC; `graph.source` is a `TFSource`."""
+    fn, owner = load_concrete_function(spec)
+    return capture_concrete_function(fn, spec, owner)
 
 
-def capture_concrete_function(fn, name: str, keras_model: Any = None) -> OpGraph:
-    graph = OpGraph(name, "tf", CaptureInfo(method="tf.function"), source=fn)
-    walker = _Walker(graph, _layers(keras_model), getattr(keras_model, "name", None))
+def capture_concrete_function(fn, name: str, owner: Any = None) -> OpGraph:
+    """`owner`: the Keras model (its layers name the ops) or tf.Module the function belongs to."""
+    graph = OpGraph(name, "tf", CaptureInfo(method="tf.function"), source=TFSource(fn, owner))
+    walker = _Walker(graph, _layers(owner), getattr(owner, "name", None))
     fg = fn.graph
     captured = {id(t) for t in fg.internal_captures}
     for tensor in fg.inputs:
@@ -218,6 +238,18 @@ class _Walker:
                 self._inline(op, prefix, caller)
                 continue
             self._add_op(op, prefix, caller)
+            self._walk_bodies(op, prefix, caller)
+
+    def _walk_bodies(self, op, prefix: str, caller: _Located | None) -> None:
+        """The functions a control-flow op runs (While `cond`/`body`, If/Case branches, ...): their ops are
+        converted too, so they are nodes too (their inputs bound to nothing: the loop carries them)."""
+        located = caller if caller is not None else _Located(*_locate(op))
+        for key, value in op.node_def.attr.items():
+            names = [value.func.name] if value.HasField("func") else [f.name for f in value.list.func]
+            for name in names:
+                body = op.graph._get_function(name)
+                if body is not None:
+                    self.walk(body.graph, f"{prefix}{op.name}/{key}/", located)
 
     def _inline(self, op, prefix: str, caller: _Located | None) -> None:
         body = op.graph._get_function(op.get_attr("f").name)

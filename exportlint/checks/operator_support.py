@@ -70,7 +70,9 @@ class UnsupportedOperator(GraphRule):
     torch.jit.trace graph for the TorchScript exporter (`dynamo=False`) and Core ML from a traced
     module (`trace`). It reports the ops a path cannot translate, with the first version that
     supports them when there is one. An op in no table of a complete registry (ATen, TorchScript,
-    ONNX: a custom op) is an error: the converter does not know it. Ops whose support the tables
+    ONNX: a custom op; for TensorFlow, coremltools' TF registry and tf2onnx's handlers) is an error: the
+    converter does not know it. TensorFlow targets are decided by their converters on the captured graph
+    (`decide_tf`) by default. Ops whose support the tables
     cannot decide get one warning per target and path, ops only the converter's registry vouches
     for an info line. Where a path was run for real (`decide`: by default the ONNX paths and every
     path with an op no probe proved, every converter with `--confirm`), its answer wins: a failure no table predicted is reported with
@@ -118,7 +120,7 @@ class UnsupportedOperator(GraphRule):
                 yield from self._unprobed_form(seen, target, path, groups)
                 yield from self._unproven(seen, target, path, groups)
                 blockers = [self._blocked(seen, node, target, path, v)
-                            for nodes, v in groups if _blocks(v, seen.dialect) for node in nodes]
+                            for nodes, v in groups if _blocks(v, seen.dialect, target.family) for node in nodes]
                 decision = decided.get((str(target), path.name))
                 yield from (blockers if decision is None else self._decided(seen, target, path, blockers, decision))
 
@@ -139,9 +141,9 @@ class UnsupportedOperator(GraphRule):
         a form no probe covered or the op is in no table of a front end whose tables are partial
         (TensorFlow), an info line where only the converter's registry vouches for them."""
         kinds = (
-            (lambda v: _undecided(v, graph.dialect) and not v.decided_by, Severity.WARNING,
+            (lambda v: _undecided(v, graph.dialect, target.family) and not v.decided_by, Severity.WARNING,
              "not decided by the tables"),
-            (_registry_only, Severity.INFO,
+            (lambda v: _registry_only(v) and not _undecided(v, graph.dialect, target.family), Severity.INFO,
              "supported per the converter's registry only; no one-op conversion confirmed it (a static estimate)"),
         )
         for pick, severity, what in kinds:
@@ -228,14 +230,23 @@ def _delegation(rule: GraphRule, graph: OpGraph, target: Target, path: Conversio
 
 # Dialects whose tables list every op the converter knows: an op in none of them does not convert.
 COMPLETE_DIALECTS = ("aten", "torchscript", "onnx")
+# The same for TensorFlow's front ends whose tables hold a complete registry: coremltools' TF frontend
+# registry, tf2onnx's handlers. The TFLite converter has no registry: its tables hold probed ops only.
+COMPLETE_TF_FAMILIES = ("coreml", "onnx")
 
 
-def _undecided(verdict: Verdict, dialect: str) -> bool:
+def _complete(dialect: str, family: str) -> bool:
+    return dialect in COMPLETE_DIALECTS or (dialect == "tf" and family in COMPLETE_TF_FAMILIES)
+
+
+def _undecided(verdict: Verdict, dialect: str, family: str) -> bool:
     """The tables cannot say: a form of a condition-dependent op no probe covered, a missing table,
-    or an op in no table of a front end whose tables are partial (TensorFlow)."""
+    an op in no table of a front end whose tables are partial (TFLite from TensorFlow), or, for
+    TensorFlow, a claim of the converter's registry alone (a handler is no proof: tf2onnx and
+    coremltools have handlers for the While and TensorList ops of Keras 3's RNNs, which do not convert)."""
     if verdict.status is Status.UNKNOWN:
-        return dialect not in COMPLETE_DIALECTS
-    return verdict.status is Status.UNVERIFIED and verdict.evidence != "registry"
+        return not _complete(dialect, family)
+    return verdict.status is Status.UNVERIFIED and (verdict.evidence != "registry" or dialect == "tf")
 
 
 def _registry_only(verdict: Verdict) -> bool:
@@ -249,14 +260,25 @@ def undecided_paths(graph: OpGraph, targets: Iterable[Target]) -> set[tuple[str,
     for target in targets:
         for path in target.paths(graph.dialect):
             seen = path_graph(graph, path)
-            if seen is not None and any(_undecided(v, seen.dialect) or _registry_only(v)
+            if seen is not None and any(_undecided(v, seen.dialect, target.family) or _registry_only(v)
                                         for _, v in op_verdicts(seen, target, path)):
                 out.add((str(target), path.name))
     return out
 
 
-def _blocks(verdict: Verdict, dialect: str) -> bool:
-    return verdict.blocks or (verdict.status is Status.UNKNOWN and dialect in COMPLETE_DIALECTS)
+def proven_paths(graph: OpGraph, targets: Iterable[Target]) -> set[tuple[str, str]]:
+    """(target, path) pairs where the tables prove every op supported: nothing left for a converter to say."""
+    out = set()
+    for target in targets:
+        for path in target.paths(graph.dialect):
+            seen = path_graph(graph, path)
+            if seen is not None and all(v.status is Status.SUPPORTED for _, v in op_verdicts(seen, target, path)):
+                out.add((str(target), path.name))
+    return out
+
+
+def _blocks(verdict: Verdict, dialect: str, family: str) -> bool:
+    return verdict.blocks or (verdict.status is Status.UNKNOWN and _complete(dialect, family))
 
 
 def _where(target: Target, path: ConversionPath) -> str:
@@ -266,7 +288,7 @@ def _where(target: Target, path: ConversionPath) -> str:
 def _named_node(graph: OpGraph, text: str) -> OpNode | None:
     """The located node whose op the converter's error names (`aten::lerp`, `aten.lerp.Scalar`, `lerp`)."""
     for op, nodes in graph.by_op.items():
-        name = op.split("::")[-1].split(".")[1 if op.startswith("aten.") else 0]
+        name = op.split("::")[-1].split(".")[1 if op.startswith(("aten.", "tf.")) else 0]
         if name and re.search(rf"\b{re.escape(name)}\b", text):
             return min(nodes, key=lambda n: (n.location is None, n.location))
     return None

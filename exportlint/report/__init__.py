@@ -166,8 +166,9 @@ def model_file(f: Finding) -> str | None:
 
 
 def subject(f: Finding) -> str:
-    """What a finding without a source line is about: the model, and its graph node."""
-    return f.model + (f" ({f.node})" if f.node else "")
+    """What a finding without a source line is about: the model, its layer (module) and its graph node."""
+    layer = f"layer {f.module}: " if f.module and f.node else ""
+    return f.model + (f" ({layer}{f.node})" if f.node else "")
 
 
 def render(report: Report, fmt: str, color: bool = False) -> str:

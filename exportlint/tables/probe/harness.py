@@ -45,21 +45,24 @@ class ProbeRecord:
         return cls(**data)
 
 
-def compare_outputs(expected: list[Any], got: list[Any], compare_values: bool, runtime: str) -> str | None:
-    """None when a runtime's outputs (`got`, arrays or tensors, in order) match PyTorch's tensors
-    `expected` in number, shape and (with `compare_values`) values, else why not."""
+def compare_outputs(expected: list[Any], got: list[Any], compare_values: bool, runtime: str,
+                    source: str = "PyTorch") -> str | None:
+    """None when a runtime's outputs (`got`) match `source`'s outputs `expected` (arrays or tensors, in order) in
+    number, shape and (with `compare_values`, for numeric dtypes) values, else why not."""
     import numpy as np
 
+    def array(t: Any) -> Any:
+        return np.asarray(t.detach() if hasattr(t, "detach") else t)
+
     if len(got) != len(expected):
-        return f"{runtime} returned {len(got)} outputs, PyTorch {len(expected)}"
-    for want, have in zip(expected, got):
-        want, have = want.detach().numpy(), np.asarray(have.detach() if hasattr(have, "detach") else have)
+        return f"{runtime} returned {len(got)} outputs, {source} {len(expected)}"
+    for want, have in zip(map(array, expected), map(array, got)):
         if want.shape != have.shape:
-            return f"{runtime}: output shape {list(have.shape)} differs from PyTorch {list(want.shape)}"
-        if compare_values and not np.allclose(have.astype(np.float64), want.astype(np.float64),
-                                              rtol=RTOL, atol=ATOL, equal_nan=True):
+            return f"{runtime}: output shape {list(have.shape)} differs from {source} {list(want.shape)}"
+        if compare_values and want.dtype.kind in "biuf" and not np.allclose(
+                have.astype(np.float64), want.astype(np.float64), rtol=RTOL, atol=ATOL, equal_nan=True):
             diff = np.nanmax(np.abs(have.astype(np.float64) - want.astype(np.float64)))
-            return f"{runtime}: output differs from PyTorch (max abs diff {diff:.3g})"
+            return f"{runtime}: output differs from {source} (max abs diff {diff:.3g})"
     return None
 
 

@@ -186,7 +186,6 @@ def _compare(expected: Any, got: dict[str, Any], compare_values: bool) -> str | 
 
 def probe_case(case: OneOp) -> ProbeRecord:
     import litert_torch
-    import torch
     from ai_edge_litert.interpreter import Interpreter
 
     record, module, program, inputs, expected = begin_probe(case)

@@ -109,7 +109,13 @@ def _flat_outputs(out: Any) -> list[Any]:
 
 def validate(model: Any, requested: int, inputs: tuple, expected: list[Any],
              deterministic: bool) -> OpsetResult:
-    """Check opset, checker and ONNX Runtime numerics of one exported ModelProto."""
+    """Check opset, checker and ONNX Runtime numerics of one exported ModelProto against PyTorch's outputs."""
+    return validate_arrays(model, requested, [t.numpy() for t in _flat_outputs(inputs)], expected, deterministic)
+
+
+def validate_arrays(model: Any, requested: int, inputs: list[Any], expected: list[Any],
+                    deterministic: bool, source: str = "PyTorch") -> OpsetResult:
+    """`validate` with NumPy inputs, and expected outputs (arrays or tensors) computed by `source`."""
     import onnx
     import onnxruntime as ort
 
@@ -126,12 +132,11 @@ def validate(model: Any, requested: int, inputs: tuple, expected: list[Any],
         options.log_severity_level = 3
         session = ort.InferenceSession(model.SerializeToString(), options,
                                        providers=["CPUExecutionProvider"])
-        flat_in = [t.numpy() for t in _flat_outputs(inputs)]
-        feeds = {i.name: a for i, a in zip(session.get_inputs(), flat_in)}
+        feeds = {i.name: a for i, a in zip(session.get_inputs(), inputs)}
         got = session.run(None, feeds)
     except Exception as e:
         return OpsetResult("unsupported", f"onnxruntime: {first_line(e)}", opset, ops)
-    problem = compare_outputs(expected, got, deterministic, "onnxruntime")
+    problem = compare_outputs(expected, got, deterministic, "onnxruntime", source)
     if problem:
         return OpsetResult("unsupported", problem, opset, ops)
     return OpsetResult("supported", "", opset, ops)
