@@ -48,7 +48,7 @@ def test_hand_attention_finds_the_constant_and_the_nan_at_the_mask_line():
     assert "torch.finfo(torch.float32).min in masked_fill" in constant.message
     assert "compute_precision=ct.precision.FLOAT32" in constant.message
     assert constant.fix.applicability is Applicability.UNSAFE
-    assert run.severity is Severity.ERROR and "outputs are not finite" in run.message
+    assert run.severity is Severity.WARNING and not run.blocking and "outputs are not finite" in run.message
     softmax = next(i for i, text in enumerate(ATTENTION.read_text().splitlines(), 1) if ".softmax(" in text)
     assert f"(NaN first at softmax, line {softmax})" in run.message
     assert "TFLITE_GPU_INFERENCE_PRIORITY_MAX_PRECISION" in by["EXL602", "tflite:gpu"].message
@@ -71,7 +71,7 @@ def test_tiny_bert_mask_overflows_in_the_library_and_nans_at_softmax():
         assert f.op == "aten.where.ScalarOther" and Path(f.location.path) == bert
         assert "_create_attention_masks(" in _line(bert, f.location.line)
     run = next(f for f in findings if f.code == "EXL602")
-    assert run.severity is Severity.ERROR
+    assert run.severity is Severity.WARNING and "outputs are not finite" in run.message
     nan_line = int(run.message.split("NaN first at softmax, line ")[1].split(")")[0])
     assert "attention_interface(" in _line(bert, nan_line)  # eager_attention_forward's softmax, inlined
 
@@ -163,7 +163,7 @@ def test_json_carries_the_findings():
     data = json.loads(render(check_specs([f"{ATTENTION}:build"], options, [], [])))
     found = {f["code"]: f for f in data["findings"] if f["code"].startswith("EXL6")}
     assert set(found) == {"EXL601", "EXL602"}
-    assert found["EXL602"]["severity"] == "error" and found["EXL601"]["fix"]["applicability"] == "unsafe"
+    assert found["EXL602"]["severity"] == "warning" and found["EXL601"]["fix"]["applicability"] == "unsafe"
     assert {f["location"]["line"] for f in found.values()} == {
         next(i for i, t in enumerate(ATTENTION.read_text().splitlines(), 1) if "scores.masked_fill(" in t)}
 

@@ -67,9 +67,9 @@ class Fp16Run(GraphRule):
     For each target that computes in float16 by default (Core ML ML Programs, `tflite:gpu`,
     `executorch:coreml`), runs the captured `torch.export` program once on the example inputs in
     float32 and once in float16, op by op, and reports the first op whose float16 output has
-    inf or NaN where float32 has finite values (an error when the model's outputs end up
-    non-finite, a warning when they stay finite), or else the first op whose output differs from
-    float32 by more than 5% (relative L2 error, a warning). Constants are rounded to float16 as
+    inf or NaN where float32 has finite values (saying whether the model's outputs end up
+    non-finite), or else the first op whose output differs from float32 by more than 5% (relative
+    L2 error). Warnings: the model converts; it is its numbers that break. Constants are rounded to float16 as
     a converter stores them; each op computes in float32 from the float16 values and its output is
     rounded to float16, as the CPU's float16 kernels do inside (and at float32 speed).
 
@@ -105,7 +105,7 @@ class Fp16Run(GraphRule):
     code = "EXL602"
     slug = "fp16-nan"
     summary = "Running in float16 on the example inputs gives inf/NaN, or drifts from float32, at this op."
-    severity = Severity.ERROR
+    severity = Severity.WARNING
     invalid = (Example(build=_fully_masked_row, targets=("coreml:iOS16", "tflite:gpu")),
                Example(build=_cancellation, targets=("coreml:iOS16",)))
     valid = (Example(build=_finite_mask, targets=("coreml:iOS16", "tflite:gpu")),
@@ -131,16 +131,13 @@ class Fp16Run(GraphRule):
             if run.first_nan not in (None, name):
                 later = graph.node(run.first_nan)
                 nan_at = f" (NaN first at {later.base_op.removeprefix('aten.')}, {_where(graph, node, later)})"
-            if run.outputs_bad:
-                effect, severity = f"the model's outputs are not finite{nan_at}", Severity.ERROR
-            else:
-                effect = (f"the outputs stay finite on the example inputs{nan_at}, but other inputs (a fully "
-                          "masked row, larger activations) may not")
-                severity = Severity.WARNING
+            effect = (f"the model's outputs are not finite{nan_at}" if run.outputs_bad else
+                      f"the outputs stay finite on the example inputs{nan_at}, but other inputs (a fully "
+                      "masked row, larger activations) may not")
             advice = "Use a value finite in float16 (-1e4), or " if fill else "Rescale, or "
             yield self.finding(graph, f"run in float16 as on {target}, {op} gives {what} in {count} value(s) where "
                                       f"float32 is finite ({cause}); {effect}. {advice}{target.fp16}",
-                               node=node, target=target, severity=severity,
+                               node=node, target=target,
                                location=None if node.location else graph.use_location(node))
         elif run.drift is not None:
             name, rel = run.drift
@@ -149,7 +146,7 @@ class Fp16Run(GraphRule):
                                       f"{node.base_op.removeprefix('aten.')}'s output differs from float32 by "
                                       f"{rel:.1%} (relative L2 error; tolerance {DRIFT:.0%}), the model's outputs by "
                                       f"{run.output_drift:.1%}. Keep this op in float32: {target.fp16}",
-                               node=node, target=target, severity=Severity.WARNING,
+                               node=node, target=target,
                                location=None if node.location else graph.use_location(node))
 
 
