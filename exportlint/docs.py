@@ -23,6 +23,7 @@ _RANGES = {
     "EXL0": "Capture and internal", "EXL1": "Operator and dtype support per target",
     "EXL2": "Shapes and dynamism", "EXL3": "Layers and activations",
     "EXL4": "Preprocessing and training-mode behaviour", "EXL5": "Source-only rules (no model execution)",
+    "EXL6": "Reduced precision (float16)",
 }
 
 
@@ -100,6 +101,9 @@ def family_lines(unit) -> list[str]:
     when = ("always: " + ", ".join(unit.auto_paths) + "; the rest with `--confirm`" if unit.auto_paths
             else "with `--confirm`, or where the tables cannot decide")
     lines.append(f"- Real converter: {', '.join(runs) + ' (' + when + ')' if runs else 'never run here'}")
+    if unit.fp16:
+        lines.append(f"- Computes in float16 by default (EXL601, EXL602): "
+                     + ", ".join(f"`{unit.target_text(v)}`" for v in unit.fp16))
     if unit.libraries:
         lines.append(f"- Libraries: {', '.join(unit.libraries)}")
     return lines

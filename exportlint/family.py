@@ -88,6 +88,8 @@ class Family:
     # {hint}: the `--dynamic` flag with a range for that dim.
     static_shapes: ClassVar[dict[str, str]] = {}
     unbounded_dims: ClassVar[tuple[str, str] | None] = None
+    # Versions that compute in float16 by default (EXL601, EXL602), each with how to keep float32 there.
+    fp16: ClassVar[dict[str, str]] = {}
 
     # -- names ------------------------------------------------------------------------------------
 

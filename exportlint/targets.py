@@ -31,6 +31,11 @@ class Target:
     def versions(self) -> tuple[str, ...]:
         return self.unit.versions
 
+    @property
+    def fp16(self) -> str | None:
+        """How to keep float32 when this target computes in float16 by default, else None."""
+        return self.unit.fp16.get(self.version)
+
     def paths(self, dialect: str) -> tuple[ConversionPath, ...]:
         """The conversion paths from a graph of `dialect` ("aten" for PyTorch), default first."""
         return self.unit.paths if dialect in ("aten", "torchscript") else (DIRECT,)

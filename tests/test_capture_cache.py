@@ -120,7 +120,8 @@ def test_an_entry_that_is_not_ours_is_ignored(cache_dir, model_file, captures):
 
 def test_concurrent_runs_share_one_entry(cache_dir, model_file, captures):
     spec = f"{model_file}:build"
-    command = [sys.executable, "-m", "exportlint", "check", spec, "--static", "-q", "--format", "json"]
+    command = [sys.executable, "-m", "exportlint", "check", spec, "--static", "-q", "--format", "json",
+               "--target", "onnx:17", "--target", "coreml:iOS16"]  # _check's targets: the same capture key
     env = {"EXPORTLINT_CACHE_DIR": str(cache_dir), "PYTHONPATH": str(ROOT)}
     script = textwrap.dedent(f"""
         import os, subprocess, sys

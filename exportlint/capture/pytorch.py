@@ -16,6 +16,7 @@ import re
 import sys
 from typing import Any, Callable, Iterator
 
+from exportlint.capture import fp16
 from exportlint.options import DynamicDim, Options
 from exportlint.capture.spec import quiet
 from exportlint.capture.locate import exception_frames, frames_from_text, is_library_file, jit_frames, locate
@@ -72,6 +73,9 @@ def capture_torch(model: Any, inputs: tuple, options: Options, name: str) -> OpG
                 second = (capture_resized(model, inputs, name, strict=method == EXPORT_STRICT) if options.recapture
                           else "skipped with --no-recapture")
             info.resized, info.resize_skipped = (None, second) if isinstance(second, str) else (second, None)
+            if fp16.wanted(options) and not on_meta_device(model, inputs):
+                with step("a float16 run beside float32"):
+                    info.fp16, info.fp16_error = fp16.half_run(graph.source)
         return graph
     info.ok = False
     info.method = "none"

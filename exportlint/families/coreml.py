@@ -18,6 +18,9 @@ class CoreML(Family):
     docs = ("`ct.convert` of the ExportedProgram and of `torch.jit.trace` at the deployment target "
             "(conversion only: prediction needs macOS).")
 
+    # An ML Program (every version here) computes in float16 unless told otherwise.
+    fp16 = {v: "convert with compute_precision=ct.precision.FLOAT32 (or ct.transform.FP16ComputePrecision("
+               "op_selector=...) to keep only this op in float32)" for v in versions}
     unbounded_dims = ("warning", "Core ML runs unbounded flexible shapes on the CPU only; give a range "
                               "({hint}, ct.RangeDim(MIN, MAX))")
 

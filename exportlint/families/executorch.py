@@ -39,6 +39,9 @@ class ExecuTorch(Family):
             "`to_executorch()`; the XNNPACK and portable `.pte` also run in `executorch.runtime`. Per op: "
             "delegated, falls back to the portable kernels (a warning), or fails.")
     runners = {"export": "lower_and_run"}
+    # The Core ML delegate compiles at float16 unless told otherwise; Vulkan only with force_fp16.
+    fp16 = {"coreml": "lower with CoreMLPartitioner(compile_specs=CoreMLBackend.generate_compile_specs("
+                      "compute_precision=ct.precision.FLOAT32))"}
     table = TABLE
 
 

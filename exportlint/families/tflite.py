@@ -18,6 +18,8 @@ class TFLite(Family):
     generators = ("aten_tflite",)
     static_shapes = {"gpu": "the TFLite GPU delegate needs static shapes and leaves the model to the CPU; "
                             "convert one model per size"}
+    fp16 = {"gpu": "run the GPU delegate at full precision (inference_priority1 = "
+                   "TFLITE_GPU_INFERENCE_PRIORITY_MAX_PRECISION, is_precision_loss_allowed = 0)"}
     docs = ("`litert_torch.convert`, the ops the flatbuffer needs, then a run in the LiteRT interpreter; "
             "`tflite:gpu` applies the GPU delegate's rules to the converted nodes (an estimate, no device).")
 

@@ -13,6 +13,7 @@ import copy
 import math
 from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
+from exportlint.checks.fp16_overflow import FINITE_FILL, MASK_FILLS, overflowing_fill
 from exportlint.engine.rule import Applicability
 from exportlint.fix.passes import SUCCESS, SUPPRESSED, MatchResult, PassResult, Refusal, RewritePass
 
@@ -436,6 +437,22 @@ class IncludePreprocessing(FxPass):
         return tuple(normalised if i == self.input_index else t for i, t in enumerate(inputs))
 
 
+# --- float16-finite mask fills ----------------------------------------------------------------------
+
+class FiniteMaskFill(FxPass):
+    name = "finite-mask-fill"
+    summary = (f"mask fills below float16's range (torch.finfo(torch.float32).min, -1e9) -> {FINITE_FILL:g}: "
+               "finite on float16 targets, changes the numbers only where a score is within 1e4 of the fill")
+    applicability = Applicability.UNSAFE
+
+    def pattern(self, node: Node) -> bool:
+        return (node.op == "call_function" and str(node.target).rsplit(".", 1)[0] in MASK_FILLS
+                and any(map(overflowing_fill, node.args)))
+
+    def rewrite(self, gm: GraphModule, node: Node) -> None:
+        node.args = tuple(FINITE_FILL if overflowing_fill(a) else a for a in node.args)
+
+
 # --- the catalogue ----------------------------------------------------------------------------------
 
 def torch_passes(mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> list[FxPass]:
@@ -445,6 +462,6 @@ def torch_passes(mean: Sequence[float] | None = None, std: Sequence[float] | Non
     if mean is not None and std is not None:
         passes.append(IncludePreprocessing(mean, std))
     passes += [FoldNormalization(), FoldBatchNorm(), HardSigmoidToClamp(), HardSigmoidToSigmoid(),
-               HardSwishDecompose(), GlobalAvgPool(), ViewToFlatten()]
+               HardSwishDecompose(), GlobalAvgPool(), ViewToFlatten(), FiniteMaskFill()]
     return passes
 

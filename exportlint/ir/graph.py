@@ -88,6 +88,18 @@ class OpNode:
 
 
 @dataclass
+class HalfRun:
+    """The captured program run on its example inputs in float16 beside float32, node by node
+    (`exportlint.capture.fp16`, read by EXL602). Nodes by name."""
+
+    overflow: tuple[str, str, int, float] | None = None  # first (node, "inf"|"NaN", values, largest |float32|)
+    first_nan: str | None = None  # first node with NaN where float32 has none
+    outputs_bad: bool = False  # an output has inf/NaN where float32's is finite
+    drift: tuple[str, float] | None = None  # first (node, relative error) beyond the tolerance, before any overflow
+    output_drift: float = 0.0  # largest relative error of an output
+
+
+@dataclass
 class CaptureInfo:
     """How the graph was obtained, and why earlier methods failed."""
 
@@ -103,6 +115,9 @@ class CaptureInfo:
     # differ between the two graphs were computed from input sizes and frozen at capture.
     resized: "OpGraph | None" = None
     resize_skipped: str | None = None  # why there is no second capture
+    # The program run in float16 beside float32, when a target computes in float16; or why it failed.
+    fp16: HalfRun | None = None
+    fp16_error: str | None = None
     # The model as the TorchScript conversion paths see it (torch.jit.trace), or why it failed.
     traced: "OpGraph | None" = None
     trace_error: str | None = None

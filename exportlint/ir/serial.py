@@ -4,7 +4,7 @@ end's own object (`OpGraph.source`: an ExportedProgram) is not kept: rules on a 
 the IR only.
 
 Values are plain JSON except tagged ones, a one-key object: {"@tuple": [...]}, {"@loc": [path, line,
-column]}, {"@tensor": [dtype, shape]}, {"@graph": {...}}, and non-string dict keys never occur.
+column]}, {"@tensor": [dtype, shape]}, {"@graph": {...}}, {"@half": {...}}, and non-string dict keys never occur.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from exportlint.ir.graph import CaptureInfo, Location, NodeKind, OpGraph, OpNode, TensorMeta
+from exportlint.ir.graph import CaptureInfo, HalfRun, Location, NodeKind, OpGraph, OpNode, TensorMeta
 
 
 def graph_to_data(graph: OpGraph) -> dict[str, Any]:
@@ -50,6 +50,8 @@ def _encode(value: Any) -> Any:
         return {"@tensor": [value.dtype, _encode(value.shape)]}
     if isinstance(value, OpGraph):
         return {"@graph": graph_to_data(value)}
+    if isinstance(value, HalfRun):
+        return {"@half": _encode_fields(value)}
     if isinstance(value, tuple):
         return {"@tuple": [_encode(v) for v in value]}
     if isinstance(value, list):
@@ -74,4 +76,6 @@ def _decode(value: Any) -> Any:
             return TensorMeta(inner[0], _decode(inner[1]))
         if tag == "@graph":
             return graph_from_data(inner)
+        if tag == "@half":
+            return HalfRun(**_decode_fields(inner))
     return {k: _decode(v) for k, v in value.items()}
