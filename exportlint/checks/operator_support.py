@@ -217,7 +217,8 @@ def _delegation(rule: GraphRule, graph: OpGraph, target: Target, path: Conversio
     count = {s: sum(len(nodes) for nodes, v in groups if v.status is s) for s in Status}
     total = sum(count.values())
     if total:
-        parts = [f"{count[Status.SUPPORTED]} of {total} op nodes ({count[Status.SUPPORTED] / total:.0%}) delegated"]
+        parts = [f"{count[Status.SUPPORTED]} of {total} op nodes ({count[Status.SUPPORTED] / total:.0%}) delegated"
+                 + (f" in {_partitions(graph, groups)} partition(s)" if fallback else "")]
         if fallback:
             parts.append(f"{count[Status.FALLBACK]} fall back ("
                          + ", ".join(f"{nodes[0].op} x{len(nodes)}" for nodes, _ in fallback) + ")")
@@ -226,6 +227,15 @@ def _delegation(rule: GraphRule, graph: OpGraph, target: Target, path: Conversio
             parts.append(f"{undecided} not delegated or not decided")
         yield rule.finding(graph, f"delegation summary for {_where(target, path)}, per the tables: "
                            + "; ".join(parts), target=target, severity=Severity.INFO, paths=(path.name,))
+
+
+def _partitions(graph: OpGraph, groups: list[tuple[list[OpNode], Verdict]]) -> int:
+    """The delegated subgraphs: connected parts of the graph's delegated nodes (a node left to the
+    fallback kernels between two delegated ones splits them, with a copy at each boundary)."""
+    import networkx
+
+    taken = [n.name for nodes, v in groups if v.status is Status.SUPPORTED for n in nodes]
+    return networkx.number_weakly_connected_components(graph.nx.subgraph(taken)) if taken else 0
 
 
 # Dialects whose tables list every op the converter knows: an op in none of them does not convert.

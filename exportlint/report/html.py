@@ -107,12 +107,10 @@ class _View:
     def cell(self, nodes: list[OpNode], statuses: dict[str, str], i: int) -> dict:
         """An op's cell of the matrix: its nodes' worst status, the tables' evidence and the first
         version that supports it (`opset 16`), and the converter runs that decided."""
-        from exportlint.checks.operator_support import version_text
-
         verdict = self.verdicts.get(nodes[0].name)
         return {"status": max((statuses[n.name][i] for n in nodes), key=STATUSES.index),
                 "evidence": (verdict.evidence or "table") if verdict and verdict.status is not Status.UNKNOWN else "",
-                "since": version_text(self.target, verdict.since) if verdict and verdict.since else None,
+                "since": self.target.unit.version_text(verdict.since) if verdict and verdict.since else None,
                 "decided": self.ran,
                 "reason": verdict.reason if verdict else ""}
 
