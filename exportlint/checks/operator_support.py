@@ -328,7 +328,7 @@ def op_verdicts(graph: OpGraph, target: Target, path: ConversionPath) -> Iterabl
     """(nodes, verdict) per op; per op and node form (args, input dtypes/ranks/constness) where the
     table's verdict depends on the form. A supported op's nodes that read a dtype the target's dtype
     table does not list (complex64 for Core ML) are "unverified": no probe fed the op such tensors."""
-    for nodes, verdict in _table_verdicts(graph, target, path):
+    for nodes, verdict in _folded(graph, target, _table_verdicts(graph, target, path)):
         odd = {n.name: d for n in nodes if verdict.status is Status.SUPPORTED
                and (d := _untabled_dtype(n, target, graph.dialect))}
         if len(odd) < len(nodes):
@@ -337,6 +337,21 @@ def op_verdicts(graph: OpGraph, target: Target, path: ConversionPath) -> Iterabl
             yield [n for n in nodes if odd.get(n.name) == dtype], replace(
                 verdict, status=Status.UNVERIFIED, evidence="table",
                 reason=f"it reads {dtype} tensors here, a dtype {target}'s tables do not list")
+
+
+def _folded(graph: OpGraph, target: Target, groups: Iterable[tuple[list[OpNode], Verdict]]
+            ) -> Iterable[tuple[list[OpNode], Verdict]]:
+    """Nodes of an op the family's converter folds into the op producing their input (`Family.folds`:
+    BatchNorm after a convolution) take that producer's fate: supported where they would fall back alone."""
+    for nodes, verdict in groups:
+        producers = target.unit.folds.get(nodes[0].op) if verdict.status is Status.FALLBACK else None
+        folded = [n for n in nodes if producers and any(p.op in producers for p in graph.predecessors(n))]
+        if len(folded) < len(nodes):
+            names = {n.name for n in folded}
+            yield [n for n in nodes if n.name not in names], verdict
+        if folded:
+            yield folded, replace(verdict, status=Status.SUPPORTED, reason="",
+                                  note=f"folded into the {folded[0].op} before it ({verdict.reason})")
 
 
 def _untabled_dtype(node: OpNode, target: Target, dialect: str) -> str | None:

@@ -35,6 +35,9 @@ class ORTMobile(Family):
     libraries = LIBRARIES
     delegates = versions
     runners = {"dynamo": "check_partitions"}
+    # ORT's basic optimizations fuse BatchNormalization into the Conv before it (ConvBNFusion).
+    folds = {"aten.batch_norm.default": ("aten.conv1d.default", "aten.conv2d.default", "aten.conv3d.default",
+                                         "aten.convolution.default")}
     table = TABLE
     generators = ("onnx_ort",)
     version_words = "the {version} EP"
