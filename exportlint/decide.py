@@ -112,10 +112,10 @@ def decide(subject: Subject, targets: list[Target], mode: str, undecided: set[tu
                 out[str(target), path] = known
             else:
                 todo.append((target, path, runner, by))
-        for decision in _isolated(subject, todo):
+        for (target, *_), decision in zip(todo, _isolated(subject, todo)):
             out[decision.target, decision.path] = decision
             if store and decision.converted is not None:
-                store.put(next(t for t, *_ in todo if str(t) == decision.target), decision)
+                store.put(target, decision)
         return [out[str(t), p] for t, p, *_ in runs]
     finally:
         subject.model.train(training)
@@ -173,7 +173,11 @@ def _isolated(subject: Subject, jobs: list[tuple[Target, str, Callable, str]]) -
     from multiprocessing.connection import wait
 
     if "fork" not in multiprocessing.get_all_start_methods():
-        return [run_converter(subject, *job) for job in jobs]
+        out = []
+        for i, job in enumerate(jobs):
+            with step(f"converters {i + 1}/{len(jobs)}: {job[0]} via {job[1]}"):
+                out.append(run_converter(subject, *job))
+        return out
     timeout = float(os.environ.get("EXPORTLINT_CONVERTER_TIMEOUT") or CONVERTER_TIMEOUT)
     context = multiprocessing.get_context("fork")
     done: dict[tuple[str, str], Decision] = {}

@@ -73,6 +73,9 @@ class Family:
     # an op the delegate does not take makes the model slower, not unconvertible (table status
     # "fallback"); EXL101 reports a delegation summary for them.
     delegates: ClassVar[tuple[str, ...]] = ()
+    # Ops the converter folds into the op that produces their input, per op: {op: producer ops}. Such a
+    # node falls back alone (its one-op probe), never after those producers (BatchNorm into a convolution).
+    folds: ClassVar[dict[str, tuple[str, ...]]] = {}
     # The functions of this family's module that convert for real, per conversion path name.
     runners: ClassVar[dict[str, str]] = {}
     # The family's own probe table: `table` (rules/tables/TABLE.json, rules/probes/TABLE.json) built

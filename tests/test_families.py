@@ -142,7 +142,7 @@ def test_an_op_xnnpack_does_not_take_falls_back_with_a_warning_and_a_summary():
     fallback = [f for f in findings if f.severity.value == "warning" and f.op == "aten.cumsum.default"]
     assert fallback and "portable kernels" in fallback[0].message
     (summary,) = [f for f in findings if "delegation summary" in f.message]
-    assert "1 of 2 op nodes (50%) delegated; 1 fall back (aten.cumsum.default x1)" in summary.message
+    assert "1 of 2 op nodes (50%) delegated in 1 partition(s); 1 fall back (aten.cumsum.default x1)" in summary.message
 
 
 SCHEMA = ROOT / "rules" / "table.schema.json"

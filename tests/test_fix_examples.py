@@ -13,7 +13,8 @@ torch = pytest.importorskip("torch")
 
 from exportlint.capture.spec import call_factory  # noqa: E402
 from exportlint.options import Options  # noqa: E402
-from exportlint.fix.apply import FindingKey, FixStatus, fix_model, render_fix_result  # noqa: E402
+from exportlint.fix.apply import fix_model, render_fix_result  # noqa: E402
+from exportlint.fix.loop import FindingKey, FixStatus  # noqa: E402
 from exportlint.fix.measure import random_like  # noqa: E402
 from exportlint.targets import parse_target  # noqa: E402
 

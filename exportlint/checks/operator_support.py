@@ -217,7 +217,8 @@ def _delegation(rule: GraphRule, graph: OpGraph, target: Target, path: Conversio
     count = {s: sum(len(nodes) for nodes, v in groups if v.status is s) for s in Status}
     total = sum(count.values())
     if total:
-        parts = [f"{count[Status.SUPPORTED]} of {total} op nodes ({count[Status.SUPPORTED] / total:.0%}) delegated"]
+        parts = [f"{count[Status.SUPPORTED]} of {total} op nodes ({count[Status.SUPPORTED] / total:.0%}) delegated"
+                 + (f" in {_partitions(graph, groups)} partition(s)" if fallback else "")]
         if fallback:
             parts.append(f"{count[Status.FALLBACK]} fall back ("
                          + ", ".join(f"{nodes[0].op} x{len(nodes)}" for nodes, _ in fallback) + ")")
@@ -226,6 +227,15 @@ def _delegation(rule: GraphRule, graph: OpGraph, target: Target, path: Conversio
             parts.append(f"{undecided} not delegated or not decided")
         yield rule.finding(graph, f"delegation summary for {_where(target, path)}, per the tables: "
                            + "; ".join(parts), target=target, severity=Severity.INFO, paths=(path.name,))
+
+
+def _partitions(graph: OpGraph, groups: list[tuple[list[OpNode], Verdict]]) -> int:
+    """The delegated subgraphs: connected parts of the graph's delegated nodes (a node left to the
+    fallback kernels between two delegated ones splits them, with a copy at each boundary)."""
+    import networkx
+
+    taken = [n.name for nodes, v in groups if v.status is Status.SUPPORTED for n in nodes]
+    return networkx.number_weakly_connected_components(graph.nx.subgraph(taken)) if taken else 0
 
 
 # Dialects whose tables list every op the converter knows: an op in none of them does not convert.
@@ -318,7 +328,7 @@ def op_verdicts(graph: OpGraph, target: Target, path: ConversionPath) -> Iterabl
     """(nodes, verdict) per op; per op and node form (args, input dtypes/ranks/constness) where the
     table's verdict depends on the form. A supported op's nodes that read a dtype the target's dtype
     table does not list (complex64 for Core ML) are "unverified": no probe fed the op such tensors."""
-    for nodes, verdict in _table_verdicts(graph, target, path):
+    for nodes, verdict in _folded(graph, target, _table_verdicts(graph, target, path)):
         odd = {n.name: d for n in nodes if verdict.status is Status.SUPPORTED
                and (d := _untabled_dtype(n, target, graph.dialect))}
         if len(odd) < len(nodes):
@@ -327,6 +337,21 @@ def op_verdicts(graph: OpGraph, target: Target, path: ConversionPath) -> Iterabl
             yield [n for n in nodes if odd.get(n.name) == dtype], replace(
                 verdict, status=Status.UNVERIFIED, evidence="table",
                 reason=f"it reads {dtype} tensors here, a dtype {target}'s tables do not list")
+
+
+def _folded(graph: OpGraph, target: Target, groups: Iterable[tuple[list[OpNode], Verdict]]
+            ) -> Iterable[tuple[list[OpNode], Verdict]]:
+    """Nodes of an op the family's converter folds into the op producing their input (`Family.folds`:
+    BatchNorm after a convolution) take that producer's fate: supported where they would fall back alone."""
+    for nodes, verdict in groups:
+        producers = target.unit.folds.get(nodes[0].op) if verdict.status is Status.FALLBACK else None
+        folded = [n for n in nodes if producers and any(p.op in producers for p in graph.predecessors(n))]
+        if len(folded) < len(nodes):
+            names = {n.name for n in folded}
+            yield [n for n in nodes if n.name not in names], verdict
+        if folded:
+            yield folded, replace(verdict, status=Status.SUPPORTED, reason="",
+                                  note=f"folded into the {folded[0].op} before it ({verdict.reason})")
 
 
 def _untabled_dtype(node: OpNode, target: Target, dialect: str) -> str | None:

@@ -27,31 +27,35 @@ class ONNX(Family):
         return _runner(path) if path in ("dynamo", "torchscript") else None
 
 
+def export(subject, opset: int, exporter: str = "dynamo"):
+    """The ModelProto `torch.onnx.export` makes of `subject` at `opset`: of the captured ExportedProgram
+    (dynamo), or of the TorchScript module (the TorchScript exporter)."""
+    import logging
+    import warnings
+
+    import onnx
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+        if exporter == "dynamo":
+            source = subject.program if subject.program is not None else subject.model
+            args = () if subject.program is not None else subject.inputs
+            return torch.onnx.export(source, args, dynamo=True, opset_version=opset, verbose=False).model_proto
+        buffer = io.BytesIO()
+        torch.onnx.export(subject.traced(), subject.inputs, buffer, dynamo=False, opset_version=opset)
+        return onnx.load_from_string(buffer.getvalue())
+
+
 def _runner(exporter: str):
     def run(subject, target) -> tuple[bool, str]:
-        import logging
-        import warnings
-
-        import onnx
-        import torch
-
         from exportlint.decide import NUMERICS_CAVEAT
         from exportlint.tables.probe.onnx_runner import validate
 
         opset = int(target.version)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            logging.getLogger("torch.onnx").setLevel(logging.ERROR)
-            if exporter == "dynamo":
-                source = subject.program if subject.program is not None else subject.model
-                args = () if subject.program is not None else subject.inputs
-                proto = torch.onnx.export(source, args, dynamo=True, opset_version=opset,
-                                          verbose=False).model_proto
-            else:
-                buffer = io.BytesIO()
-                torch.onnx.export(subject.traced(), subject.inputs, buffer, dynamo=False, opset_version=opset)
-                proto = onnx.load_from_string(buffer.getvalue())
-        result = validate(proto, opset, subject.inputs, subject.expected(), deterministic=True)
+        result = validate(export(subject, opset, exporter), opset, subject.inputs, subject.expected(),
+                          deterministic=True)
         if result.reason.startswith("onnxruntime: output differs"):  # it converts: the numbers are a warning
             return True, f"{NUMERICS_CAVEAT}: {result.reason.removeprefix('onnxruntime: ')}"
         if result.status != "supported":

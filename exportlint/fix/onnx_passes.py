@@ -22,7 +22,7 @@ from exportlint.fix.passes import SUPPRESSED, PassResult, Refusal, RewritePass
 
 if TYPE_CHECKING:
     from exportlint.options import Options
-    from exportlint.fix.apply import FixResult
+    from exportlint.fix.loop import FixResult
 
 
 def _copy(model: ir.Model) -> ir.Model:
@@ -357,8 +357,8 @@ def fix_onnx(path: Path, options: "Options", output: Path, unsafe: bool, inputs_
     import onnx
 
     from exportlint.capture.onnx_file import capture_onnx, load_model
-    from exportlint.fix.apply import (FixResult, compare, describe_inputs, findings_of, original_inputs, plan,
-                                      run_passes)
+    from exportlint.fix.loop import (FixResult, compare, describe_inputs, findings_of, original_inputs, plan,
+                                     run_passes)
     from exportlint.fix.measure import RANDOM_DRAWS, SEED, load_inputs
 
     graph = capture_onnx(path, options)

@@ -11,15 +11,22 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 from exportlint.checks.fp16_overflow import FINITE_FILL, MASK_FILLS, overflowing_fill
 from exportlint.engine.rule import Applicability
+from exportlint.errors import UsageError
 from exportlint.fix.passes import SUCCESS, SUPPRESSED, MatchResult, PassResult, Refusal, RewritePass
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import torch
     from torch.fx import GraphModule, Node
+
+    from exportlint.fix.loop import FixResult
+    from exportlint.options import Options
 
 
 # --- helpers ----------------------------------------------------------------------------------------
@@ -465,3 +472,74 @@ def torch_passes(mean: Sequence[float] | None = None, std: Sequence[float] | Non
                HardSwishDecompose(), GlobalAvgPool(), ViewToFlatten(), FiniteMaskFill()]
     return passes
 
+
+# --- the driver -------------------------------------------------------------------------------------
+
+def fix_torch(spec, options: Options, output: Path, unsafe, shapes, dtypes, inputs_file, select) -> FixResult:
+    """`exportlint fix` of a PyTorch model: torch.export, the passes on an editable copy of its graph, the
+    fixed program re-exported and written (.pt2, or .onnx at the lowest requested opset)."""
+    import torch
+
+    from exportlint.capture.pytorch import capture_torch, load_spec
+    from exportlint.fix.measure import load_inputs, random_like
+    from exportlint.fix.loop import (FixResult, compare, describe_inputs, findings_of, original_inputs, plan,
+                                     run_passes)
+
+    model, inputs = load_spec(spec, shapes, dtypes)
+    graph = capture_torch(model, inputs, options, spec)
+    if not isinstance(graph.source, torch.export.ExportedProgram):
+        raise UsageError(f"{spec}: graph fixes need a torch.export capture; it was captured with "
+                         f"{graph.capture.method or 'nothing'} (run `exportlint check` for the reason)")
+    before, keep = findings_of(graph, options)
+    gm = editable(graph.source)
+    input_sets = random_like(inputs)
+    if inputs_file is not None:
+        input_sets.append(load_inputs(inputs_file, len(inputs)))
+    described = describe_inputs(len(input_sets) - (inputs_file is not None), inputs_file)
+    planned = plan(torch_passes(options.mean, options.std), options.targets, "aten", before, unsafe, select)
+    fixed, outcomes, applied = run_passes(gm, planned, run_torch, input_sets, described, unsafe, keep)
+    total = compare(lambda xs: run_torch(model, xs), lambda xs: run_torch(fixed, xs),
+                    [(original_inputs(applied, x), x) for x in input_sets], described) if applied else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fresh = capture_torch(fixed, inputs, options, spec)
+    if not isinstance(fresh.source, torch.export.ExportedProgram):
+        raise UsageError(f"{spec}: the fixed model no longer exports with torch.export: "
+                         f"{'; '.join(why for _, why in fresh.capture.attempts[:1])}")
+    notes = write_torch(fresh.source, inputs, output, options)
+    return FixResult(spec, output, outcomes, total, before, findings_of(fresh, options)[0], notes)
+
+
+def run_torch(model, inputs: Sequence) -> list:
+    import torch
+    from torch.utils._pytree import tree_leaves
+
+    with torch.no_grad():
+        out = model(*inputs)
+    return [t.detach().numpy() for t in tree_leaves(out) if isinstance(t, torch.Tensor)]
+
+
+def write_torch(ep, inputs: Sequence, output: Path, options: Options) -> list[str]:
+    """Save the program (.pt2), or export it to ONNX at the lowest requested opset; returns notes."""
+    import logging
+
+    import torch
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if output.suffix == ".pt2":
+        torch.export.save(ep, output)
+        return []
+    opsets = [int(t.version) for t in options.targets if t.family == "onnx" and t.version.isdigit()]
+    wanted = min(opsets) if opsets else None
+    logging.disable(logging.WARNING)  # torch.onnx logs its down-conversion attempts with tracebacks
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(ep, tuple(inputs), dynamo=True, opset_version=wanted, verbose=False)
+    finally:
+        logging.disable(logging.NOTSET)
+    program.save(str(output))
+    written = next((o.version for o in program.model_proto.opset_import if o.domain in ("", "ai.onnx")), None)
+    if wanted is not None and written != wanted:
+        return [f"torch.onnx wrote opset {written}: it could not down-convert this model to opset {wanted}"]
+    return []

@@ -174,7 +174,10 @@ def merge(claim: Claim, cells: list[Cell]) -> Cell:
     if bad:
         return Cell("unverified", f"probes disagree: {ok[0].probe} converts, {bad[0].probe} fails "
                     f"({bad[0].reason})", "probe", [], bad[0].probe)
-    onnx_ops = sorted({o for c in ok for o in c.onnx_ops})
+    # The ONNX ops it becomes: those of its own probes (one per form); proved only inside other ops' probes,
+    # the ops every such probe made (the rest belong to the other ops).
+    own = [set(c.onnx_ops) for c in ok if c.subject]
+    onnx_ops = sorted(set().union(*own) if own else set.intersection(*(set(c.onnx_ops) for c in ok)))
     return Cell("supported", "", "probe", onnx_ops, ok[0].probe)
 
 

@@ -14,6 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from exportlint.tables.generate import write_table
+
 GENERATOR_VERSION = "1"
 SNAPSHOT = Path(__file__).resolve().parents[3] / "rules" / "probes" / "tensorrt-operators.json"
 # 64-bit handling per version, from the notes at the top of each branch's operators.md.
@@ -71,9 +73,4 @@ def build_table(snapshot: dict[str, Any]) -> dict[str, Any]:
 
 
 def generate(out_dir: Path, probe: bool) -> list[Path]:
-    snapshot = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "onnx-tensorrt.json"
-    path.write_text(json.dumps(build_table(snapshot), indent=1, sort_keys=True) + "\n",
-                    encoding="utf-8")
-    return [path]
+    return [write_table(out_dir, build_table(json.loads(SNAPSHOT.read_text(encoding="utf-8"))))]

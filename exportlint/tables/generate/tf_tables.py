@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterator
 
 from exportlint.capture.tensorflow import CALLS, CONSTANT_LIKE, PASS_THROUGH
 from exportlint.family import family
+from exportlint.tables.generate import write_table
 
 GENERATOR = "exportlint.tables.generate.tf_tables"
 GENERATOR_VERSION = 1
@@ -538,10 +539,7 @@ def generate(out_dir: Path, probe: bool) -> list[Path]:
         sources = table.pop("sources")
         document = {"schema_version": 1, "dialect": "tf", "family": name, "versions": table.pop("versions"),
                     "provenance": _provenance(sources, probes), **table}
-        document["ops"] = dict(sorted(document["ops"].items()))
-        path = Path(out_dir) / f"tf-{name}.json"
-        path.write_text(json.dumps(document, indent=1, sort_keys=False) + "\n", encoding="utf-8")
-        written.append(path)
+        written.append(write_table(Path(out_dir), document))
     _save_probes(out_dir, probes)
     return written
 

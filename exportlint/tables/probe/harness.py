@@ -570,7 +570,6 @@ def generate_table(out_dir: os.PathLike[str] | str, name: str, probe_fn: str | N
         probe_all(probe_fn, probes, library_versions(*libraries), budget=budget)
     meta = json.loads(probes.read_text(encoding="utf-8")) if probes.is_file() else {"probes": []}
     records = [ProbeRecord.from_json(r) for r in meta["probes"]]
-    out = Path(out_dir) / f"{name}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(build(records, meta), indent=1) + "\n", encoding="utf-8")
-    return out
+    from exportlint.tables.generate import write_table
+
+    return write_table(Path(out_dir), build(records, meta))
