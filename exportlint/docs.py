@@ -102,7 +102,7 @@ def family_lines(unit) -> list[str]:
             else "with `--confirm`, or where the tables cannot decide")
     lines.append(f"- Real converter: {', '.join(runs) + ' (' + when + ')' if runs else 'never run here'}")
     if unit.fp16:
-        lines.append(f"- Computes in float16 by default (EXL601, EXL602): "
+        lines.append("- Computes in float16 by default (EXL601, EXL602): "
                      + ", ".join(f"`{unit.target_text(v)}`" for v in unit.fp16))
     if unit.libraries:
         lines.append(f"- Libraries: {', '.join(unit.libraries)}")
