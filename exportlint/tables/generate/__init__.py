@@ -5,8 +5,10 @@ Each module of this package generates one or more tables (e.g. `aten_onnx` write
 `generate(out_dir: pathlib.Path, probe: bool) -> list[pathlib.Path]`.
 """
 
+import datetime
 import json
 from pathlib import Path
+from typing import Any
 
 
 def write_table(out_dir: Path, table: dict) -> Path:
@@ -22,3 +24,21 @@ def write_table(out_dir: Path, table: dict) -> Path:
     ops = ",\n".join(f"  {json.dumps(op)}: {dumps(e)}" for op, e in sorted(table["ops"].items()))
     path.write_text("{\n" + ",\n".join([*fields, f' "ops": {{\n{ops}\n }}']) + "\n}\n", encoding="utf-8")
     return path
+
+
+def docs_table(family: str, versions: list[str], generator: str, generator_version: str, libraries: dict[str, str],
+               sources: list[str], ops: dict[str, Any], **provenance: Any) -> dict[str, Any]:
+    """A table of documented facts about ONNX ops (onnx-tensorrt, onnx-ort): every `ai.onnx` op ONNX defines,
+    plus the ops the documents list (`ops`: {op: {version: ENTRY}} for them all)."""
+    return {"schema_version": 1, "dialect": "onnx", "family": family, "versions": versions,
+            "provenance": {"generator": generator, "generator_version": generator_version,
+                           "generated": datetime.date.today().isoformat(), "libraries": libraries,
+                           "sources": sources, **provenance},
+            "ops": ops}
+
+
+def onnx_op_names(listed: set[str]) -> list[str]:
+    """Every op of ONNX's default domain (`ai.onnx::Name`), with the `listed` ones, sorted."""
+    import onnx.defs
+
+    return sorted({f"ai.onnx::{s.name}" for s in onnx.defs.get_all_schemas_with_history() if s.domain == ""} | listed)

@@ -9,12 +9,11 @@ is "fallback": the session still runs it, on the CPU execution provider, and the
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 from pathlib import Path
 from typing import Any
 
-from exportlint.tables.generate import write_table
+from exportlint.tables.generate import docs_table, onnx_op_names, write_table
 
 GENERATOR_VERSION = "1"
 EP_NAMES = {"nnapi": "NNAPI", "coreml": "Core ML (ML Program)", "coreml-nn": "Core ML (NeuralNetwork)"}
@@ -52,27 +51,17 @@ def op_entry(version: str, supported: dict[str, str], op: str) -> dict[str, Any]
 
 
 def build_table() -> dict[str, Any]:
-    import onnx.defs
-
     from exportlint.tables.probe.harness import library_versions
 
     lists = {v: read_support(support_file(v)) for v in SUPPORT_FILES}
-    names = sorted({f"ai.onnx::{s.name}" for s in onnx.defs.get_all_schemas_with_history() if s.domain == ""}
-                   | {op for ops in lists.values() for op in ops})
-    return {
-        "schema_version": 1, "dialect": "onnx", "family": "ort", "versions": list(SUPPORT_FILES),
-        "provenance": {
-            "generator": "exportlint.tables.generate.onnx_ort",
-            "generator_version": GENERATOR_VERSION,
-            "generated": datetime.date.today().isoformat(),
-            "libraries": library_versions("onnx", "onnxruntime"),
-            "sources": [f"onnxruntime/tools/mobile_helpers/{f} (sha256 "
-                        f"{hashlib.sha256(support_file(v).read_bytes()).hexdigest()[:16]})"
-                        for v, f in SUPPORT_FILES.items()],
-            "entries": {v: len(ops) for v, ops in lists.items()},
-        },
-        "ops": {op: {v: op_entry(v, lists[v], op) for v in SUPPORT_FILES} for op in names},
-    }
+    names = onnx_op_names({op for ops in lists.values() for op in ops})
+    return docs_table(
+        "ort", list(SUPPORT_FILES), "exportlint.tables.generate.onnx_ort", GENERATOR_VERSION,
+        library_versions("onnx", "onnxruntime"),
+        [f"onnxruntime/tools/mobile_helpers/{f} (sha256 {hashlib.sha256(support_file(v).read_bytes()).hexdigest()[:16]})"
+         for v, f in SUPPORT_FILES.items()],
+        {op: {v: op_entry(v, lists[v], op) for v in SUPPORT_FILES} for op in names},
+        entries={v: len(ops) for v, ops in lists.items()})
 
 
 def generate(out_dir: Path, probe: bool) -> list[Path]:

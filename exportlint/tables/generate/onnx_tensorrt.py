@@ -9,12 +9,11 @@ do not list are unsupported (the parser falls back to a plugin lookup by op name
 
 from __future__ import annotations
 
-import datetime
 import json
 from pathlib import Path
 from typing import Any
 
-from exportlint.tables.generate import write_table
+from exportlint.tables.generate import docs_table, onnx_op_names, write_table
 
 GENERATOR_VERSION = "1"
 SNAPSHOT = Path(__file__).resolve().parents[3] / "rules" / "probes" / "tensorrt-operators.json"
@@ -47,29 +46,15 @@ def op_entry(version: str, release: dict[str, Any], name: str) -> dict[str, Any]
 
 
 def build_table(snapshot: dict[str, Any]) -> dict[str, Any]:
-    import onnx.defs
-
     releases = snapshot["releases"]
-    names = sorted({s.name for s in onnx.defs.get_all_schemas_with_history() if s.domain == ""}
-                   | {n for r in releases.values() for n in r["ops"]})
-    ops = {f"ai.onnx::{n}": {v: op_entry(v, r, n) for v, r in releases.items()} for n in names}
+    names = onnx_op_names({f"ai.onnx::{n}" for r in releases.values() for n in r["ops"]})
+    ops = {n: {v: op_entry(v, r, n.removeprefix("ai.onnx::")) for v, r in releases.items()} for n in names}
     counts = {v: sum(1 for o in r["ops"].values() if o["supported"]) for v, r in releases.items()}
-    return {
-        "schema_version": 1, "dialect": "onnx", "family": "tensorrt", "versions": list(releases),
-        "provenance": {
-            "generator": "exportlint.tables.generate.onnx_tensorrt",
-            "generator_version": GENERATOR_VERSION,
-            "generated": datetime.date.today().isoformat(),
-            "libraries": {},
-            "sources": [snapshot["source"], snapshot["extracted_from"]],
-            "releases": {v: {k: r[k] for k in ("branch", "commit", "commit_date", "opset_max")}
-                         for v, r in releases.items()},
-            "supported_ops": counts,
-        },
-        "max_opset": {v: r["opset_max"] for v, r in releases.items()},
-        "dtypes": DTYPES,
-        "ops": ops,
-    }
+    table = docs_table("tensorrt", list(releases), "exportlint.tables.generate.onnx_tensorrt", GENERATOR_VERSION, {},
+                       [snapshot["source"], snapshot["extracted_from"]], ops, supported_ops=counts,
+                       releases={v: {k: r[k] for k in ("branch", "commit", "commit_date", "opset_max")}
+                                 for v, r in releases.items()})
+    return {**table, "max_opset": {v: r["opset_max"] for v, r in releases.items()}, "dtypes": DTYPES}
 
 
 def generate(out_dir: Path, probe: bool) -> list[Path]:
