@@ -332,10 +332,12 @@ def _conditional(op: str, v: str, ev: _Evidence, produced_key: str,
 
 
 def mark_fallback(probed: dict[str, dict[str, dict[str, Any]]], records: Iterable[ProbeRecord],
-                  delegates: Iterable[str], reason: str) -> None:
+                  delegates: Iterable[str], reason: str | Callable[[ProbeRecord, str, str], str],
+                  exact: bool = False) -> None:
     """Turn "supported" entries at a delegate version into "fallback" where the deciding probe left the
-    op (or, for the probe about it, anything) outside the delegate (`ProbeRecord.fallback`); `reason`
-    is formatted with `version`."""
+    op (or, for the probe about it, anything; with `exact`, where `fallback` names the probe's own ops, the op
+    only) outside the delegate (`ProbeRecord.fallback`); `reason` is formatted with `version`, or called with
+    the record, the version and the op."""
     by_name = {r.name: r for r in records}
     for op, per_version in probed.items():
         for v in delegates:
@@ -345,8 +347,63 @@ def mark_fallback(probed: dict[str, dict[str, dict[str, Any]]], records: Iterabl
                 if e is None or e["status"] != "supported" or rec is None:
                     continue
                 left = rec.fallback.get(v, [])
-                if left and (op in left or rec.op == op):
-                    e.update(status="fallback", reason=f"{reason.format(version=v)}: {', '.join(left)}")
+                if op in left or (left and rec.op == op and not exact):
+                    e.update(status="fallback", reason=reason(rec, v, op) if callable(reason)
+                             else f"{reason.format(version=v)}: {', '.join(left)}")
+
+
+def after_producer(case: Any) -> Any:
+    """A quantization probe of `case`: its first float input multiplied by a parameter first, so that the op
+    reads a quantized tensor as it does in a model (a `mul` by a weight is quantized by every quantizer
+    probed). A case without a float input is returned as is."""
+    from dataclasses import replace
+
+    def build() -> tuple[Any, tuple]:
+        import torch
+
+        module, inputs = case.build()
+        first = next((i for i, t in enumerate(inputs) if isinstance(t, torch.Tensor) and t.is_floating_point()), None)
+        if first is None:
+            return module, inputs
+
+        class AfterProducer(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.inner = module
+                self.scale = torch.nn.Parameter(torch.rand_like(inputs[first]) + 0.5)
+
+            def forward(self, *args: Any) -> Any:
+                return self.inner(*args[:first], args[first] * self.scale, *args[first + 1:])
+
+        return AfterProducer().eval(), inputs
+
+    return replace(case, build=build)
+
+
+def stays_float(record: ProbeRecord, version: str, op: str) -> str:
+    """The reason of a quantization table's "fallback" entry: why the probe saw `op` stay float, from the
+    record's `note` ("OP: why; OP: why", the probe's ops that stayed float), or all of it when `op` is not named."""
+    reasons = dict(part.partition(": ")[::2] for part in record.note.split("; "))
+    return f"stays float: {reasons[op]}" if op in reasons else f"stays float: {record.note}"
+
+
+def quant_sources(probed: dict[str, dict[str, dict[str, Any]]], shares: Iterable[str],
+                  folds: dict[str, list[str]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Add the quantizer's context conditions, read from its source, to the probed entries of a quantization
+    table: `shares_input` (quantized only when its input is) and `fuses_after` (folded into a preceding op of
+    these kinds). Returns registry entries (for `assemble`) for the ops named there that no probe contained."""
+    shares = set(shares)
+    registry: dict[str, dict[str, dict[str, Any]]] = {}
+    for op in sorted(shares | set(folds)):
+        context = {**({"shares_input": True} if op in shares else {}),
+                   **({"fuses_after": folds[op]} if op in folds else {})}
+        if op not in probed:
+            registry[op] = {"*": {"status": "unverified", "evidence": "registry", **context,
+                                  "reason": "no probe contained it; the quantizer's source names it"}}
+        for entry in probed.get(op, {}).values():
+            for e in [entry, *entry.get("variants", [])]:
+                e.update(context)
+    return registry
 
 
 def overlay(ops: dict[str, dict[str, dict[str, Any]]], probed: dict[str, dict[str, dict[str, Any]]],
