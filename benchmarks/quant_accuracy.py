@@ -2,6 +2,7 @@
 
     PYTHONPATH=/work/corpus-site:. HF_HUB_OFFLINE=1 python benchmarks/quant_accuracy.py          # the default models
     python benchmarks/quant_accuracy.py --models vision.resnet18 hf.bert --json benchmarks/quant_accuracy.json
+    python benchmarks/quant_accuracy.py --targets onnx:17+qdq --redo     # rerun one target, keep the other's
 
 For each model (one subprocess each, with a timeout), per target:
 - `executorch:xnnpack+int8`: PT2E with XNNPACKQuantizer, convert_pt2e, to_edge_transform_and_lower(XnnpackPartitioner),
@@ -10,7 +11,8 @@ For each model (one subprocess each, with a timeout), per target:
 - `onnx:17+qdq`: torch.onnx.export(dynamo=True, opset 17), quantize_static(QDQ), ONNX Runtime CPU; per node: the ONNX
   nodes `node_<name>` the exporter names after the nodes of its decomposed program that come from it (`from_node`),
   quantized when they sit between DequantizeLinear and QuantizeLinear (`exportlint.families.onnx.qdq_outcome`).
-A failed quantization, lowering or run makes every node "fails". Nodes with no counterpart (folded: batch_norm into
+A failed quantization, lowering or run makes every node "fails", and the prediction agrees on all of them when it
+predicts some op to fail (on none otherwise). Nodes with no counterpart (folded: batch_norm into
 conv, relu into the QDQ conv; or renamed by the ONNX optimizer) are not compared; `coverage` says how many were.
 The prediction is `exportlint.checks.quantization.predict` on exportlint's own capture. Results are kept per model
 in the JSON file: a rerun skips models already there (`--redo` to rerun).
@@ -60,22 +62,58 @@ def actual(model, inputs, target: str, program) -> dict[str, str]:
         from exportlint.families.onnx import QDQ_OPSET, qdq_outcome, quantize_qdq, run_qdq
 
         onnx_program = torch.onnx.export(program, (), dynamo=True, opset_version=int(QDQ_OPSET), verbose=False)
-        # the exporter names an ONNX node `node_<name>` after the node of its decomposed program it ends
+        # the exporter names the ONNX value (and node, `node_<name>`) that ends a node of its decomposed program
+        # after it; the ONNX optimizer's fusions (batch_norm into Conv) keep the value name, not the node name
         root = {n.name: source_node(n) or n.name for n in onnx_program.exported_program.graph.nodes}
         quantized = quantize_qdq(onnx_program.model_proto, inputs)
         problem = run_qdq(quantized, inputs, expected)
+        owner = _owners(quantized, root)
         names = {}
         for name, (status, _) in qdq_outcome(quantized).items():
-            user = root.get(name.removeprefix("node_"))
+            user = owner.get(name)
             if user and names.get(user) != "float":  # one float part makes the node float
                 names[user] = status
+        # a Relu / Clip quantize_static removed (QDQRemovableActivation) runs fused into the quantized op before it
+        kept = {n.name for n in quantized.graph.node}
+        for n in onnx_program.model_proto.graph.node:
+            if n.op_type in ("Relu", "Clip") and n.name not in kept and root.get(n.output[0]):
+                names.setdefault(root[n.output[0]], "quantized")
     if problem:
         raise RuntimeError(problem)
     return names
 
 
-def one(name: str) -> dict:
-    """Predict and measure one model (run in a subprocess)."""
+def _owners(model, root: dict[str, str]) -> dict[str, str]:
+    """ONNX node name -> the user's node it computes: the node whose output value the exporter named after a node
+    of its decomposed program (the optimizer keeps value names through fusions); a node inside a decomposition
+    (gelu's Erf) belongs to the first such node downstream of it (through Q/DQ)."""
+    users: dict[str, list] = {}
+    for n in model.graph.node:
+        for i in n.input:
+            users.setdefault(i, []).append(n)
+    owner: dict[str, str] = {}
+
+    def find(node, seen: frozenset = frozenset()) -> str | None:
+        if node.name in owner or node.name in seen:
+            return owner.get(node.name)
+        for value in node.output:
+            if value in root:
+                return root[value]
+        for value in node.output:
+            for nxt in users.get(value, []):
+                found = find(nxt, seen | {node.name})
+                if found:
+                    return found
+        return None
+
+    for n in model.graph.node:
+        if n.op_type not in ("QuantizeLinear", "DequantizeLinear") and (found := find(n)):
+            owner[n.name] = found
+    return owner
+
+
+def one(name: str, targets: list[str]) -> dict:
+    """Predict and measure one model for `targets` (run in a subprocess)."""
     import contextlib
 
     from exportlint.capture.pytorch import capture_torch, load_spec
@@ -87,7 +125,7 @@ def one(name: str) -> dict:
     start = time.monotonic()
     graph = capture_torch(model, inputs, Options(), name)
     result: dict = {"model": name, "targets": {}}
-    for target in TARGETS:
+    for target in targets:
         outcomes = predict(graph, parse_target(target))
         predicted = {o.node.name: o.status for o in outcomes}
         t0 = time.monotonic()
@@ -99,6 +137,8 @@ def one(name: str) -> dict:
             real, error = dict.fromkeys(predicted, FAILS), f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
         both = [n for n in predicted if n in real]
         agree = [n for n in both if predicted[n] == real[n]]
+        if error:  # the model fails as a whole: the prediction agrees when it names an op that fails
+            agree = both if FAILS in predicted.values() else []
         result["targets"][target] = {
             "nodes": len(predicted), "compared": len(both), "agree": len(agree),
             "undecided": sum(predicted[n] == UNDECIDED for n in predicted),
@@ -115,28 +155,33 @@ def one(name: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="*", default=list(MODELS))
+    parser.add_argument("--targets", nargs="*", default=list(TARGETS), choices=TARGETS)
     parser.add_argument("--json", type=Path, default=OUT)
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--redo", action="store_true")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
-        print(json.dumps(one(args.one)))
+        print(json.dumps(one(args.one, args.targets)))
         return 0
     done = json.loads(args.json.read_text())["models"] if args.json.is_file() else {}
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "PYTHONPATH": os.pathsep.join([str(HERE.parent), "/work/corpus-site", os.environ.get("PYTHONPATH", "")])}
     for name in args.models:
-        if name in done and not args.redo:
+        have = done.get(name, {}).get("targets", {})
+        if all(t in have for t in args.targets) and not args.redo:
             continue
         try:
-            proc = subprocess.run([sys.executable, __file__, "--one", name], capture_output=True, text=True,
-                                  timeout=args.timeout, env=env, cwd=HERE.parent)
+            proc = subprocess.run([sys.executable, __file__, "--one", name, "--targets", *args.targets],
+                                  capture_output=True, text=True, timeout=args.timeout, env=env, cwd=HERE.parent)
             lines = proc.stdout.strip().splitlines()
-            done[name] = json.loads(lines[-1]) if proc.returncode == 0 and lines else {
+            result = json.loads(lines[-1]) if proc.returncode == 0 and lines else {
                 "model": name, "error": (proc.stderr.strip().splitlines() or ["no output"])[-1][:300]}
         except subprocess.TimeoutExpired:
-            done[name] = {"model": name, "error": f"timed out after {args.timeout:.0f} s"}
+            result = {"model": name, "error": f"timed out after {args.timeout:.0f} s"}
+        if "targets" in result and have:  # keep the other targets' results
+            result["targets"] = {**have, **result["targets"]}
+        done[name] = result
         args.json.write_text(json.dumps({"targets": list(TARGETS), "models": done, "totals": totals(done)},
                                         indent=1, sort_keys=True) + "\n")
         print(f"{name}: {json.dumps(done[name].get('targets', done[name].get('error')))[:400]}", flush=True)
@@ -147,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
 def totals(done: dict) -> dict:
     out = {}
     for target in TARGETS:
-        rows = [m["targets"][target] for m in done.values() if "targets" in m]
+        rows = [m["targets"][target] for m in done.values() if target in m.get("targets", {})]
         compared, agree = sum(r["compared"] for r in rows), sum(r["agree"] for r in rows)
         nodes = sum(r["nodes"] for r in rows)
         out[target] = {"models": len(rows), "nodes": nodes, "compared": compared, "agree": agree,

@@ -156,17 +156,20 @@ class Family:
     # -- tables -----------------------------------------------------------------------------------
 
     @classmethod
-    def generate(cls, out_dir: Path, probe: bool, budget: float | None = None) -> list[Path]:
-        """Write this family's generated tables (`python -m exportlint.tables.generate NAME`); with
-        `probe`, re-run its one-op probes first (for at most `budget` seconds, where supported)."""
+    def generate(cls, out_dir: Path, probe: bool, budget: float | None = None,
+                 precision: str | None = None) -> list[Path]:
+        """Write this family's generated tables (`python -m exportlint.tables.generate NAME`), or only the
+        table of one of its precisions (`NAME+PRECISION`); with `probe`, re-run its one-op probes first (for
+        at most `budget` seconds, where supported)."""
         from exportlint.tables.probe import harness
 
         module = importlib.import_module(cls.__module__)
-        own = [(cls.table, "probe_case", cls.libraries, "build_table")] if cls.table else []
-        own += [(p.table, f"probe_{name}", p.libraries, f"build_{name}_table") for name, p in cls.precisions.items()]
+        own = [(cls.table, "probe_case", cls.libraries, "build_table")] if cls.table and not precision else []
+        own += [(p.table, f"probe_{name}", p.libraries, f"build_{name}_table") for name, p in cls.precisions.items()
+                if precision in (None, name)]
         out = [harness.generate_table(out_dir, table, f"{cls.__module__}:{fn}" if probe else None, libraries,
                                       getattr(module, build), budget) for table, fn, libraries, build in own]
-        for name in cls.generators:
+        for name in cls.generators if not precision else ():
             out += importlib.import_module(f"exportlint.tables.generate.{name}").generate(out_dir, probe)
         return out
 

@@ -79,7 +79,7 @@ def parse_target(text: str) -> Target:
     if precision:
         known = unit.precisions.get(precision)
         if known is None or canonical not in known.versions:
-            offered = [f"{unit.target_text(v)}+{p}" for p, q in unit.precisions.items() for v in q.versions]
-            raise UsageError(f"unknown target {text!r}: {name} precisions are "
-                             f"{', '.join(offered[:6]) + (', ...' if len(offered) > 6 else '') or 'none'}")
+            offered = [f"+{p} (at {', '.join(q.versions) if len(q.versions) < 4 else f'{q.versions[0]}..{q.versions[-1]}'})"
+                       for p, q in unit.precisions.items()]
+            raise UsageError(f"unknown target {text!r}: {name} precisions are {', '.join(offered) or 'none'}")
     return Target(name, canonical, precision)

@@ -27,6 +27,7 @@ class Outcome:
     node: OpNode
     status: str  # QUANTIZED, FLOAT, FAILS, UNDECIDED
     reason: str = ""
+    output_quantized: bool = False  # FLOAT in part, but what it hands on is quantized
 
 
 def quantized_targets(ctx: Context) -> list[Target]:
@@ -43,13 +44,26 @@ def predict(graph: OpGraph, target: Target) -> list[Outcome]:
         node = graph.node(name)
         preds = [p for p in graph.predecessors(node) if p.kind is NodeKind.OP]
         fed = any(quantized.get(p.name) for p in preds)
-        if node.kind is not NodeKind.OP or node.op in BOOKKEEPING_OPS or not _float_out(node):
+        if node.kind is not NodeKind.OP or node.op in BOOKKEEPING_OPS:
             quantized[name] = fed
             continue
+        if not _float_out(node):  # integer / bool math is not quantized, but quantizing may still break it
+            verdict = quant_support(node.op, target, graph.dialect, node)
+            if verdict.status is Status.UNSUPPORTED and _reaches(graph, node, verdict.fails_if_feeds):
+                out.append(Outcome(node, FAILS, verdict.reason))
+            quantized[name] = False
+            continue
         outcome = _outcome(node, preds, fed, quantized, target, graph.dialect)
-        quantized[name] = outcome.status == QUANTIZED
+        quantized[name] = outcome.status == QUANTIZED or outcome.output_quantized
         out.append(outcome)
     return out
+
+
+def _reaches(graph: OpGraph, node: OpNode, ops: tuple[str, ...]) -> bool:
+    """Whether `node`'s result flows into one of `ops` (True when `ops` is empty: no condition)."""
+    import networkx
+
+    return not ops or any(graph.node(n).op in ops for n in networkx.descendants(graph.nx, node.name))
 
 
 def _float_out(node: OpNode) -> bool:
@@ -74,7 +88,8 @@ def _outcome(node: OpNode, preds: list[OpNode], fed: bool, quantized: dict[str, 
     if verdict.status is not Status.SUPPORTED:  # stays float, or named by the quantizer's source only
         split = (f"; it is folded only into {', '.join(sorted({_short(o) for o in verdict.fuses_after}))} directly "
                  f"before it{_patterns(node, target)}" if verdict.fuses_after else "")
-        return Outcome(node, FLOAT, verdict.reason.removeprefix("stays float: ") + split)
+        return Outcome(node, FLOAT, verdict.reason.removeprefix("stays float: ") + split,
+                       output_quantized=verdict.output_quantized and fed)
     return Outcome(node, QUANTIZED)
 
 

@@ -306,6 +306,24 @@ def int8_sources() -> tuple[list[str], dict[str, list[str]]]:
     return shares, {"aten.batch_norm.default": convs, "aten._native_batch_norm_legit_no_training.default": convs}
 
 
+# XNNPACKQuantizer.transform_for_annotation (`_convert_scalars_to_attrs`) makes the scalar of these ops a float
+# tensor: on an integer tensor (position ids, index math) the result turns float and the op that reads it as
+# indices fails in calibration (GPT-2's embedding).
+SCALARS_TO_FLOAT = ("aten.add.Tensor", "aten.mul.Tensor")
+INDEX_READERS = ("aten.embedding.default", "aten.index.Tensor", "aten.index_select.default", "aten.gather.default")
+
+
+def _integer_scalar_variants(probed: dict[str, dict[str, dict[str, Any]]]) -> None:
+    for op in SCALARS_TO_FLOAT:
+        for entry in probed.get(op, {}).values():
+            entry.setdefault("variants", []).extend(
+                {"match": {"inputs": {"0": {"dtype": dtype}}, "given": {"other": True}}, "status": "unsupported",
+                 "evidence": "registry", "fails_if_feeds": list(INDEX_READERS), "reason": (
+                     "XNNPACKQuantizer.transform_for_annotation (_convert_scalars_to_attrs) turns the scalar into a "
+                     f"float tensor: this {dtype} result becomes float, and the op that reads it as indices fails")}
+                for dtype in ("int64", "int32"))
+
+
 def build_int8_table(records: list[Any], probe_meta: dict[str, Any]) -> dict[str, Any]:
     from exportlint.tables.probe import harness
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import XNNPACKQuantizer
@@ -313,6 +331,7 @@ def build_int8_table(records: list[Any], probe_meta: dict[str, Any]) -> dict[str
     shares, folds = int8_sources()
     probed = harness.merge(records, INT8.versions, "produces")
     harness.mark_fallback(probed, records, INT8.versions, harness.stays_float, exact=True)
+    _integer_scalar_variants(probed)
     registry = harness.quant_sources(probed, shares, folds)
     return harness.assemble(
         "executorch-int8", INT8.versions, registry, probed, records, probe_meta, generator=__name__,
@@ -321,6 +340,7 @@ def build_int8_table(records: list[Any], probe_meta: dict[str, Any]) -> dict[str
             "the .pte run in executorch.runtime; an op is quantized when it is inside the delegate with every "
             "input dequantized and the partitioner config has STATIC_QUANT (or it is a fused activation)",
             "registry: executorch.backends.xnnpack.quantizer.xnnpack_quantizer_utils._is_share_obs_or_fq_op "
-            "(shares_input) and XNNPACKQuantizer.SUPPORTED_PATTERNS conv_bn* (fuses_after)"],
+            "(shares_input), XNNPACKQuantizer.SUPPORTED_PATTERNS conv_bn* (fuses_after), _convert_scalars_to_attrs "
+            "(add/mul of an integer tensor and a scalar: unsupported)"],
         registry={"patterns": [p.name for p in XNNPACKQuantizer.SUPPORTED_PATTERNS], "shares_input": sorted(shares)},
         dtypes={})

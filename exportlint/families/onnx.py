@@ -109,8 +109,10 @@ def quantize_qdq(proto, inputs: tuple):
 
 
 def qdq_outcome(quantized) -> dict[str, tuple[str, str]]:
-    """{ONNX node name: ("quantized" | "float", why)} of a QDQ model: a node is quantized when an input comes
-    from DequantizeLinear and every use of its output is a QuantizeLinear (it sits between DQ and Q)."""
+    """{ONNX node name: ("quantized" | "float", why)} of a QDQ model: a node is quantized when quantize_static
+    quantizes its op type (its registries) and it sits between DQ and Q (an input comes from DequantizeLinear,
+    every use of its output is a QuantizeLinear). An op of no registry between a DQ and a Q (a quantized
+    producer and consumer) still computes in float."""
     from onnxruntime.quantization.registry import QDQRegistry, QLinearOpsRegistry
 
     producer = {o: n for n in quantized.graph.node for o in n.output}
@@ -124,10 +126,10 @@ def qdq_outcome(quantized) -> dict[str, tuple[str, str]]:
             continue
         read = any(producer.get(i) is not None and producer[i].op_type == "DequantizeLinear" for i in n.input)
         uses = users.get(n.output[0], []) if n.output else []
-        if read and uses and all(u.op_type == "QuantizeLinear" for u in uses):
-            out[n.name] = ("quantized", "")
-        elif n.op_type not in QDQRegistry and n.op_type not in QLinearOpsRegistry:
+        if n.op_type not in QDQRegistry and n.op_type not in QLinearOpsRegistry:
             out[n.name] = ("float", f"{n.op_type}: not in onnxruntime.quantization's QDQRegistry or QLinearOpsRegistry")
+        elif read and uses and all(u.op_type == "QuantizeLinear" for u in uses):
+            out[n.name] = ("quantized", "")
         else:
             out[n.name] = ("float", f"{n.op_type}: quantize_static left it without Q/DQ (its input is not quantized "
                                     "or its pattern is split)")
@@ -149,6 +151,7 @@ def probe_qdq(case):
     """One catalogue probe after a quantized producer (`after_producer`): exported at opset 17, quantized by
     `quantize_qdq`, run in ONNX Runtime. `produced` lists the ONNX ops, `fallback[opset]` those left float."""
     import torch
+    from onnxruntime.quantization.registry import QDQRegistry, QLinearOpsRegistry
 
     from exportlint.tables.probe.harness import after_producer, begin_probe, first_line
 
@@ -174,6 +177,8 @@ def probe_qdq(case):
     left = {kinds[name]: why for name, (status, why) in outcome.items() if status == "float"}
     record.fallback[QDQ_OPSET] = sorted(left)
     record.note = "; ".join(sorted(left.values()))
+    last = next((n.op_type for n in proto.graph.node if proto.graph.output[0].name in n.output), "")
+    record.output_quantized = last in QDQRegistry or last in QLinearOpsRegistry
     return record
 
 
@@ -209,6 +214,10 @@ def build_qdq_table(records, probe_meta):
               if (rec := by_name.get(e.get("probe", ""))) and rec.op == op and rec.produced
               and set(rec.produced) <= follow]  # every ONNX op it becomes only follows its input
     registry = harness.quant_sources(probed, shares, {})
+    for op, per_version in probed.items():  # partly float, but the op that ends it is quantized
+        for e in per_version.values():
+            if e["status"] == "fallback" and getattr(by_name.get(e.get("probe", "")), "output_quantized", False):
+                e["output_quantized"] = True
     return harness.assemble(
         "onnx-qdq", versions, registry, probed, records, probe_meta, generator=__name__,
         generator_version="1", libraries=QDQ.libraries, sources=[

@@ -102,6 +102,8 @@ class Verdict:
     # qparams), or folded into a directly preceding op of these kinds (batch_norm into conv).
     shares_input: bool = False
     fuses_after: tuple[str, ...] = ()
+    output_quantized: bool = False  # partly float, but its output is quantized (the op that ends it is)
+    fails_if_feeds: tuple[str, ...] = ()  # "unsupported" only where the result reaches one of these ops
 
     @property
     def blocks(self) -> bool:
@@ -313,6 +315,8 @@ def _verdict(entry: dict[str, Any] | None) -> Verdict:
         form=entry.get("form", ""),
         shares_input=entry.get("shares_input", False),
         fuses_after=tuple(entry.get("fuses_after", ())),
+        output_quantized=entry.get("output_quantized", False),
+        fails_if_feeds=tuple(entry.get("fails_if_feeds", ())),
     )
 
 

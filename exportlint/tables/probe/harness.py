@@ -39,6 +39,9 @@ class ProbeRecord:
     note: str = ""  # e.g. "select-TF ops: converted, not run"
     # version -> target-side ops a delegate did not take (they run on the runtime's fallback kernels)
     fallback: dict[str, list[str]] = field(default_factory=dict)
+    # quantization probes: the op's output is quantized (an op the quantizer quantizes ends it) though part of
+    # it stays float (gelu's Erf before its last Mul)
+    output_quantized: bool | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ProbeRecord:
@@ -339,9 +342,14 @@ def mark_fallback(probed: dict[str, dict[str, dict[str, Any]]], records: Iterabl
     only) outside the delegate (`ProbeRecord.fallback`); `reason` is formatted with `version`, or called with
     the record, the version and the op."""
     by_name = {r.name: r for r in records}
+    forms = catalog_forms() if exact else {}
     for op, per_version in probed.items():
         for v in delegates:
             entry = per_version.get(v)
+            split = _fallback_by_form(op, v, records, forms, reason) if exact and entry and not entry.get("variants") else None
+            if split:
+                per_version[v] = split
+                continue
             for e in [entry, *(entry or {}).get("variants", [])]:
                 rec = by_name.get((e or {}).get("probe", ""))
                 if e is None or e["status"] != "supported" or rec is None:
@@ -350,6 +358,32 @@ def mark_fallback(probed: dict[str, dict[str, dict[str, Any]]], records: Iterabl
                 if op in left or (left and rec.op == op and not exact):
                     e.update(status="fallback", reason=reason(rec, v, op) if callable(reason)
                              else f"{reason.format(version=v)}: {', '.join(left)}")
+
+
+def _fallback_by_form(op: str, v: str, records: Iterable[ProbeRecord], forms: dict[str, dict[str, Any]],
+                      reason: Callable[[ProbeRecord, str, str], str]) -> dict[str, Any] | None:
+    """Where the probes about `op` that converted disagree on whether the delegate took it (one form taken, another
+    left out: `adaptive_avg_pool2d` to 1x1 or to 3x3), the conditional entry with a variant per probed form;
+    else None."""
+    own = [r for r in records if r.op == op and not r.error and v in r.results and r.results[v] is None]
+    left = {r.name for r in own if op in r.fallback.get(v, [])}
+    if not left or len(left) == len(own):
+        return None
+    groups: dict[str, list[ProbeRecord]] = {}
+    for rec in own:
+        if rec.name in forms:
+            groups.setdefault(json.dumps(forms[rec.name], sort_keys=True), []).append(rec)
+    variants = []
+    for key, recs in sorted(groups.items()):
+        out = [r for r in recs if r.name in left]
+        names = ", ".join(sorted(r.name for r in recs))
+        variant = ({"status": "supported", "evidence": "probe", "probe": names} if not out else
+                   {"status": "fallback", "evidence": "probe", "probe": names, "reason": reason(out[0], v, op)}
+                   if len(out) == len(recs) else
+                   {"status": "unverified", "evidence": "probe", "probe": names,
+                    "reason": f"probes of this form disagree: {out[0].name} leaves it out"})
+        variants.append({"match": json.loads(key), **variant})
+    return conditional_entry(op, variants, [r.name for r in own if r.name not in forms])
 
 
 def after_producer(case: Any) -> Any:
