@@ -23,7 +23,7 @@ _RANGES = {
     "EXL0": "Capture and internal", "EXL1": "Operator and dtype support per target",
     "EXL2": "Shapes and dynamism", "EXL3": "Layers and activations",
     "EXL4": "Preprocessing and training-mode behaviour", "EXL5": "Source-only rules (no model execution)",
-    "EXL6": "Reduced precision (float16)",
+    "EXL6": "Reduced precision (quantization, fp16)",
 }
 
 
@@ -106,6 +106,11 @@ def family_lines(unit) -> list[str]:
                      + ", ".join(f"`{unit.target_text(v)}`" for v in unit.fp16))
     if unit.libraries:
         lines.append(f"- Libraries: {', '.join(unit.libraries)}")
+    for name, precision in unit.precisions.items():
+        first, last = precision.versions[0], precision.versions[-1]
+        which = unit.target_text(first) + (f" .. {last}" if last != first else "")
+        lines.append(f"- Precision `+{name}` (EXL610-EXL612; {which}, e.g. `{unit.target_text(unit.default if unit.default in precision.versions else first)}+{name}`): "
+                     f"{precision.call}; per-op table `rules/tables/{precision.table}.json`")
     return lines
 
 

@@ -40,6 +40,19 @@ class ConversionPath:
     call: str  # what the user calls, for messages
 
 
+@dataclass(frozen=True)
+class Precision:
+    """A way to quantize a model for a family (`--target FAMILY:VERSION+NAME`): what the user runs, the
+    versions it applies to, and its table of per-op outcomes (quantized / stays float / fails), proven by
+    the family module's `probe_<name>(OneOp)` and built by its `build_<name>_table(records, probe_meta)`."""
+
+    name: str  # "int8", "qdq": the `+suffix`
+    versions: tuple[str, ...]  # the family versions it applies to
+    call: str  # what the user runs, for messages and docs
+    table: str  # "aten-executorch-int8": rules/tables/TABLE.json, rules/probes/TABLE.json
+    libraries: tuple[str, ...]  # distributions whose versions decide it (table provenance)
+
+
 # A model file (.onnx, .keras, SavedModel) has one way in: its family's converter.
 DIRECT = ConversionPath("direct", EXPORT_GRAPH, "the family's converter")
 
@@ -93,6 +106,8 @@ class Family:
     unbounded_dims: ClassVar[tuple[str, str] | None] = None
     # Versions that compute in float16 by default (EXL601, EXL602), each with how to keep float32 there.
     fp16: ClassVar[dict[str, str]] = {}
+    # Quantized precisions by `+suffix` (EXL61x): data plus a probe and a table builder per precision.
+    precisions: ClassVar[dict[str, Precision]] = {}
 
     # -- names ------------------------------------------------------------------------------------
 
@@ -146,17 +161,20 @@ class Family:
     # -- tables -----------------------------------------------------------------------------------
 
     @classmethod
-    def generate(cls, out_dir: Path, probe: bool, budget: float | None = None) -> list[Path]:
-        """Write this family's generated tables (`python -m exportlint.tables.generate NAME`); with
-        `probe`, re-run its one-op probes first (for at most `budget` seconds, where supported)."""
-        out: list[Path] = []
-        if cls.table:
-            from exportlint.tables.probe import harness
+    def generate(cls, out_dir: Path, probe: bool, budget: float | None = None,
+                 precision: str | None = None) -> list[Path]:
+        """Write this family's generated tables (`python -m exportlint.tables.generate NAME`), or only the
+        table of one of its precisions (`NAME+PRECISION`); with `probe`, re-run its one-op probes first (for
+        at most `budget` seconds, where supported)."""
+        from exportlint.tables.probe import harness
 
-            module = importlib.import_module(cls.__module__)
-            probe_fn = f"{cls.__module__}:probe_case" if probe else None
-            out.append(harness.generate_table(out_dir, cls.table, probe_fn, cls.libraries, module.build_table, budget))
-        for name in cls.generators:
+        module = importlib.import_module(cls.__module__)
+        own = [(cls.table, "probe_case", cls.libraries, "build_table")] if cls.table and not precision else []
+        own += [(p.table, f"probe_{name}", p.libraries, f"build_{name}_table") for name, p in cls.precisions.items()
+                if precision in (None, name)]
+        out = [harness.generate_table(out_dir, table, f"{cls.__module__}:{fn}" if probe else None, libraries,
+                                      getattr(module, build), budget) for table, fn, libraries, build in own]
+        for name in cls.generators if not precision else ():
             out += importlib.import_module(f"exportlint.tables.generate.{name}").generate(out_dir, probe)
         return out
 
@@ -183,5 +201,5 @@ def family(name: str) -> type[Family]:
     return all_families()[name]
 
 
-__all__ = ["DIRECT", "EXPORT_GRAPH", "TRACE_GRAPH", "ConversionPath", "Family", "Runner", "all_families",
+__all__ = ["DIRECT", "EXPORT_GRAPH", "TRACE_GRAPH", "ConversionPath", "Family", "Precision", "Runner", "all_families",
            "family"]

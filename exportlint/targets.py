@@ -1,7 +1,10 @@
-"""Deployment targets: `family[:version]` values such as `onnx:13`, `coreml:iOS16`, `tflite:gpu`.
+"""Deployment targets: `family[:version][+precision]` values such as `onnx:13`, `coreml:iOS16`, `tflite:gpu`,
+`executorch:xnnpack+int8`, `onnx:17+qdq`.
 
-What each family is (versions, conversion paths, reach, policies) lives in its unit under
-`exportlint.families`; a `Target` is one version of one family.
+What each family is (versions, conversion paths, reach, policies, precisions) lives in its unit under
+`exportlint.families`; a `Target` is one version of one family, optionally quantized to one of the family's
+`precisions`. A target with a precision gets every check of its base target (it must convert at all) plus the
+quantization checks.
 """
 
 from __future__ import annotations
@@ -18,9 +21,16 @@ __all__ = ["DIRECT", "EXPORT_GRAPH", "TRACE_GRAPH", "ConversionPath", "Target", 
 class Target:
     family: str
     version: str
+    precision: str = ""  # a key of the family's `precisions` ("int8", "qdq"); "" = as exported (float)
 
     def __str__(self) -> str:
-        return self.unit.target_text(self.version)
+        text = self.unit.target_text(self.version)
+        return f"{text}+{self.precision}" if self.precision else text
+
+    @property
+    def base(self) -> Target:
+        """The target without its precision: what the model must convert to before it is quantized."""
+        return Target(self.family, self.version)
 
     @property
     def unit(self) -> type[Family]:
@@ -55,9 +65,11 @@ def all_targets() -> list[Target]:
 
 
 def parse_target(text: str) -> Target:
-    """Parse `onnx:13`, `coreml:iOS16`, `coreml:ios16`, `tflite`, `tflite:gpu`, `tensorrt:10`."""
+    """Parse `onnx:13`, `coreml:iOS16`, `coreml:ios16`, `tflite`, `tflite:gpu`, `tensorrt:10`,
+    `executorch:xnnpack+int8`, `onnx:17+qdq`."""
     families = all_families()
-    name, _, version = text.strip().partition(":")
+    spec, _, precision = text.strip().partition("+")
+    name, _, version = spec.partition(":")
     name = name.lower()
     if name not in families:
         raise UsageError(f"unknown target {text!r}: families are {', '.join(families)}")
@@ -68,4 +80,11 @@ def parse_target(text: str) -> Target:
     canonical = by_lower.get(version.lower()) or by_lower.get(version.lower().removesuffix(".0"))
     if canonical is None:
         raise UsageError(f"unknown target {text!r}: {name} versions are {', '.join(unit.versions)}")
-    return Target(name, canonical)
+    precision = precision.lower()
+    if precision:
+        known = unit.precisions.get(precision)
+        if known is None or canonical not in known.versions:
+            offered = [f"+{p} (at {', '.join(q.versions) if len(q.versions) < 4 else f'{q.versions[0]}..{q.versions[-1]}'})"
+                       for p, q in unit.precisions.items()]
+            raise UsageError(f"unknown target {text!r}: {name} precisions are {', '.join(offered) or 'none'}")
+    return Target(name, canonical, precision)

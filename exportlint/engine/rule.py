@@ -50,6 +50,9 @@ class Finding:
     paths: tuple[str, ...] = ()
     # An error shown as a warning because another path of its target converts (`verdict.settle`).
     blocks: bool = False
+    # Structured numbers behind the message, as (key, value) pairs (the JSON report's "data"), e.g. the
+    # quantization summary's MAC and parameter shares.
+    data: tuple[tuple[str, Any], ...] = ()
 
     @property
     def blocking(self) -> bool:
@@ -132,6 +135,7 @@ class Rule:
         location: Location | None = None,
         fix: Fix | None = None,
         paths: tuple[str, ...] = (),
+        data: tuple[tuple[str, Any], ...] = (),
     ) -> Finding:
         return Finding(
             code=self.code,
@@ -147,6 +151,7 @@ class Rule:
             fix=fix,
             paths=paths,
             called_from=node.call_site if node and location is None else None,
+            data=data,
         )
 
 

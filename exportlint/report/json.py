@@ -18,6 +18,7 @@ def finding_dict(f: Finding) -> dict:
         "paths": list(f.paths), "blocks": f.blocking,
         "called_from": ({"path": display_path(f.called_from.path), "line": f.called_from.line}
                         if f.called_from else None),
+        **({"data": dict(f.data)} if f.data else {}),
     }
 
 

@@ -98,6 +98,12 @@ class Verdict:
     # "unverified" verdict of a node whose form no probe covered, and on a matched variant's verdict.
     decided_by: tuple[str, ...] = ()
     form: str = ""  # the probed form that decided a variant's verdict, in words ("mode='circular'")
+    # Quantization tables (`Family.precisions`): quantized only when its input is (it shares the input's
+    # qparams), or folded into a directly preceding op of these kinds (batch_norm into conv).
+    shares_input: bool = False
+    fuses_after: tuple[str, ...] = ()
+    output_quantized: bool = False  # partly float, but its output is quantized (the op that ends it is)
+    fails_if_feeds: tuple[str, ...] = ()  # "unsupported" only where the result reaches one of these ops
 
     @property
     def blocks(self) -> bool:
@@ -307,6 +313,10 @@ def _verdict(entry: dict[str, Any] | None) -> Verdict:
                        or entry.get("tflite_ops") or ()),
         decided_by=tuple(entry.get("decided_by", ())),
         form=entry.get("form", ""),
+        shares_input=entry.get("shares_input", False),
+        fuses_after=tuple(entry.get("fuses_after", ())),
+        output_quantized=entry.get("output_quantized", False),
+        fails_if_feeds=tuple(entry.get("fails_if_feeds", ())),
     )
 
 
@@ -405,6 +415,22 @@ def support(op: str, target: Target | str, dialect: str = "aten", form: Form | O
             if _support_at(op, Target(target.family, later), dialect, form).status is Status.SUPPORTED:
                 return Verdict(**{**verdict.__dict__, "since": later})
     return verdict
+
+
+def quant_support(op: str, target: Target, dialect: str = "aten", form: Form | OpNode | None = None) -> Verdict:
+    """How `op` fares when `target` is quantized to its precision, per the precision's table: "supported"
+    (quantized), "fallback" (stays float, with why), "unsupported" (quantization fails), "unverified"/"unknown"
+    (not probed). The table is probed at one version of the family (entries under "*")."""
+    precision = target.unit.precisions[target.precision]
+    table = load_table(*precision.table.split("-", 1))
+    if table is None:
+        return Verdict(Status.UNVERIFIED, reason=f"no {precision.table} table")
+    if isinstance(form, OpNode):
+        form = Form.of(form)
+    entry = _entry(table, op, table["versions"][0], form)
+    if entry is None and table.get("partial") and op.startswith("aten."):
+        return Verdict(Status.UNVERIFIED, reason=f"not probed yet for {target} (the {precision.table} probe run is partial)")
+    return _verdict(entry)
 
 
 def dtype_support(dtype: str, target: Target | str, dialect: str = "aten") -> Verdict:

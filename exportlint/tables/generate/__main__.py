@@ -17,7 +17,8 @@ def main(argv: list[str] | None = None) -> int:
     modules = [m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_")]
     # a family's own generators run under its name; modules no family claims (tf_tables) under theirs
     claimed = {g for unit in families.values() for g in unit.generators}
-    names = [*families, *(m for m in modules if m not in claimed)]
+    precisions = [f"{f}+{p}" for f, unit in families.items() for p in unit.precisions]  # one quantization table
+    names = [*families, *precisions, *(m for m in modules if m not in claimed)]
     parser = argparse.ArgumentParser(prog="python -m exportlint.tables.generate", description=__doc__)
     parser.add_argument("tables", nargs="*", choices=[[], *names, *claimed], metavar="NAME",
                         help=f"families or generators to run (default: all): {', '.join(names)}")
@@ -28,9 +29,10 @@ def main(argv: list[str] | None = None) -> int:
                              "probe: executorch, openvino); the next run resumes")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[3] / "rules" / "tables")
     args = parser.parse_args(argv)
-    for name in args.tables or names:
-        if name in families:
-            paths = families[name].generate(args.out, args.probe, args.budget)
+    for name in args.tables or [n for n in names if n not in precisions]:
+        family, _, precision = name.partition("+")
+        if family in families:
+            paths = families[family].generate(args.out, args.probe, args.budget, precision or None)
         else:
             paths = importlib.import_module(f"{pkg.__name__}.{name}").generate(args.out, args.probe)
         for path in paths:

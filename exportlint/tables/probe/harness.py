@@ -39,6 +39,9 @@ class ProbeRecord:
     note: str = ""  # e.g. "select-TF ops: converted, not run"
     # version -> target-side ops a delegate did not take (they run on the runtime's fallback kernels)
     fallback: dict[str, list[str]] = field(default_factory=dict)
+    # quantization probes: the op's output is quantized (an op the quantizer quantizes ends it) though part of
+    # it stays float (gelu's Erf before its last Mul)
+    output_quantized: bool | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ProbeRecord:
@@ -332,21 +335,109 @@ def _conditional(op: str, v: str, ev: _Evidence, produced_key: str,
 
 
 def mark_fallback(probed: dict[str, dict[str, dict[str, Any]]], records: Iterable[ProbeRecord],
-                  delegates: Iterable[str], reason: str) -> None:
+                  delegates: Iterable[str], reason: str | Callable[[ProbeRecord, str, str], str],
+                  exact: bool = False) -> None:
     """Turn "supported" entries at a delegate version into "fallback" where the deciding probe left the
-    op (or, for the probe about it, anything) outside the delegate (`ProbeRecord.fallback`); `reason`
-    is formatted with `version`."""
+    op (or, for the probe about it, anything; with `exact`, where `fallback` names the probe's own ops, the op
+    only) outside the delegate (`ProbeRecord.fallback`); `reason` is formatted with `version`, or called with
+    the record, the version and the op."""
     by_name = {r.name: r for r in records}
+    forms = catalog_forms() if exact else {}
     for op, per_version in probed.items():
         for v in delegates:
             entry = per_version.get(v)
+            split = _fallback_by_form(op, v, records, forms, reason) if exact and entry and not entry.get("variants") else None
+            if split:
+                per_version[v] = split
+                continue
             for e in [entry, *(entry or {}).get("variants", [])]:
                 rec = by_name.get((e or {}).get("probe", ""))
                 if e is None or e["status"] != "supported" or rec is None:
                     continue
                 left = rec.fallback.get(v, [])
-                if left and (op in left or rec.op == op):
-                    e.update(status="fallback", reason=f"{reason.format(version=v)}: {', '.join(left)}")
+                if op in left or (left and rec.op == op and not exact):
+                    e.update(status="fallback", reason=reason(rec, v, op) if callable(reason)
+                             else f"{reason.format(version=v)}: {', '.join(left)}")
+
+
+def _fallback_by_form(op: str, v: str, records: Iterable[ProbeRecord], forms: dict[str, dict[str, Any]],
+                      reason: Callable[[ProbeRecord, str, str], str]) -> dict[str, Any] | None:
+    """Where the probes about `op` that converted disagree on whether the delegate took it (one form taken, another
+    left out: `adaptive_avg_pool2d` to 1x1 or to 3x3), the conditional entry with a variant per probed form;
+    else None."""
+    own = [r for r in records if r.op == op and not r.error and v in r.results and r.results[v] is None]
+    left = {r.name for r in own if op in r.fallback.get(v, [])}
+    if not left or len(left) == len(own):
+        return None
+    groups: dict[str, list[ProbeRecord]] = {}
+    for rec in own:
+        if rec.name in forms:
+            groups.setdefault(json.dumps(forms[rec.name], sort_keys=True), []).append(rec)
+    variants = []
+    for key, recs in sorted(groups.items()):
+        out = [r for r in recs if r.name in left]
+        names = ", ".join(sorted(r.name for r in recs))
+        variant = ({"status": "supported", "evidence": "probe", "probe": names} if not out else
+                   {"status": "fallback", "evidence": "probe", "probe": names, "reason": reason(out[0], v, op)}
+                   if len(out) == len(recs) else
+                   {"status": "unverified", "evidence": "probe", "probe": names,
+                    "reason": f"probes of this form disagree: {out[0].name} leaves it out"})
+        variants.append({"match": json.loads(key), **variant})
+    return conditional_entry(op, variants, [r.name for r in own if r.name not in forms])
+
+
+def after_producer(case: Any) -> Any:
+    """A quantization probe of `case`: its first float input multiplied by a parameter first, so that the op
+    reads a quantized tensor as it does in a model (a `mul` by a weight is quantized by every quantizer
+    probed). A case without a float input is returned as is."""
+    from dataclasses import replace
+
+    def build() -> tuple[Any, tuple]:
+        import torch
+
+        module, inputs = case.build()
+        first = next((i for i, t in enumerate(inputs) if isinstance(t, torch.Tensor) and t.is_floating_point()), None)
+        if first is None:
+            return module, inputs
+
+        class AfterProducer(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.inner = module
+                self.scale = torch.nn.Parameter(torch.rand_like(inputs[first]) + 0.5)
+
+            def forward(self, *args: Any) -> Any:
+                return self.inner(*args[:first], args[first] * self.scale, *args[first + 1:])
+
+        return AfterProducer().eval(), inputs
+
+    return replace(case, build=build)
+
+
+def stays_float(record: ProbeRecord, version: str, op: str) -> str:
+    """The reason of a quantization table's "fallback" entry: why the probe saw `op` stay float, from the
+    record's `note` ("OP: why; OP: why", the probe's ops that stayed float), or all of it when `op` is not named."""
+    reasons = dict(part.partition(": ")[::2] for part in record.note.split("; "))
+    return f"stays float: {reasons[op]}" if op in reasons else f"stays float: {record.note}"
+
+
+def quant_sources(probed: dict[str, dict[str, dict[str, Any]]], shares: Iterable[str],
+                  folds: dict[str, list[str]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Add the quantizer's context conditions, read from its source, to the probed entries of a quantization
+    table: `shares_input` (quantized only when its input is) and `fuses_after` (folded into a preceding op of
+    these kinds). Returns registry entries (for `assemble`) for the ops named there that no probe contained."""
+    shares = set(shares)
+    registry: dict[str, dict[str, dict[str, Any]]] = {}
+    for op in sorted(shares | set(folds)):
+        context = {**({"shares_input": True} if op in shares else {}),
+                   **({"fuses_after": folds[op]} if op in folds else {})}
+        if op not in probed:
+            registry[op] = {"*": {"status": "unverified", "evidence": "registry", **context,
+                                  "reason": "no probe contained it; the quantizer's source names it"}}
+        for entry in probed.get(op, {}).values():
+            for e in [entry, *entry.get("variants", [])]:
+                e.update(context)
+    return registry
 
 
 def overlay(ops: dict[str, dict[str, dict[str, Any]]], probed: dict[str, dict[str, dict[str, Any]]],

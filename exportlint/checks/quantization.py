@@ -1,0 +1,380 @@
+"""EXL610-EXL612: what int8 quantization does to each op, for targets with a precision (`executorch:xnnpack+int8`,
+`onnx:17+qdq`): quantized, stays float (with why), or fails; and a summary of what runs in int8.
+
+The per-op outcome (`predict`) walks the graph in order with the precision's table (`quant_support`): an op
+the probes saw quantized is quantized, unless it only shares its input's quantization (`shares_input`: relu,
+view, max_pool...) and its input is float here; an op folded into the op before it (`fuses_after`: batch_norm
+into conv) is quantized when that op is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import prod
+from typing import Iterable
+
+from exportlint.engine.rule import Context, Example, Finding, GraphRule, Severity
+from exportlint.ir import NodeKind, OpGraph, OpNode
+from exportlint.tables import BOOKKEEPING_OPS, Status, load_table, quant_support, support
+from exportlint.targets import Target
+
+QUANTIZED, FLOAT, FAILS, UNDECIDED = "quantized", "float", "fails", "undecided"
+_INT8_TARGETS = ("executorch:xnnpack+int8", "onnx:17+qdq")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    node: OpNode
+    status: str  # QUANTIZED, FLOAT, FAILS, UNDECIDED
+    reason: str = ""
+    output_quantized: bool = False  # FLOAT in part, but what it hands on is quantized
+
+
+def quantized_targets(ctx: Context) -> list[Target]:
+    return [t for t in ctx.targets if t.precision]
+
+
+def predict(graph: OpGraph, target: Target) -> list[Outcome]:
+    """The outcome of every compute node of `graph` when quantized for `target`, in graph order."""
+    import networkx
+
+    out: list[Outcome] = []
+    quantized: dict[str, bool] = {}  # node name -> its output is quantized (pass-through nodes inherit it)
+    for name in networkx.topological_sort(graph.nx):
+        node = graph.node(name)
+        preds = [p for p in graph.predecessors(node) if p.kind is NodeKind.OP]
+        fed = any(quantized.get(p.name) for p in preds)
+        if node.kind is not NodeKind.OP or node.op in BOOKKEEPING_OPS:
+            quantized[name] = fed
+            continue
+        if not _float_out(node):  # integer / bool math is not quantized, but quantizing may still break it
+            verdict = quant_support(node.op, target, graph.dialect, node)
+            if verdict.status is Status.UNSUPPORTED and _reaches(graph, node, verdict.fails_if_feeds):
+                out.append(Outcome(node, FAILS, verdict.reason))
+            quantized[name] = False
+            continue
+        outcome = _outcome(node, preds, fed, quantized, target, graph.dialect)
+        quantized[name] = outcome.status == QUANTIZED or outcome.output_quantized
+        out.append(outcome)
+    return out
+
+
+def _reaches(graph: OpGraph, node: OpNode, ops: tuple[str, ...]) -> bool:
+    """Whether `node`'s result flows into one of `ops` (True when `ops` is empty: no condition)."""
+    import networkx
+
+    return not ops or any(graph.node(n).op in ops for n in networkx.descendants(graph.nx, node.name))
+
+
+def _float_out(node: OpNode) -> bool:
+    return any(t.dtype and t.dtype.startswith(("float", "bfloat")) for t in node.outputs)
+
+
+def _outcome(node: OpNode, preds: list[OpNode], fed: bool, quantized: dict[str, bool], target: Target,
+             dialect: str) -> Outcome:
+    verdict = quant_support(node.op, target, dialect, node)
+    if verdict.status is Status.UNSUPPORTED:
+        return Outcome(node, FAILS, verdict.reason)
+    if verdict.status not in (Status.SUPPORTED, Status.FALLBACK) and not (verdict.shares_input or verdict.fuses_after):
+        return Outcome(node, UNDECIDED, verdict.reason or "in no quantization table")
+    if any(p.op in verdict.fuses_after and quantized.get(p.name) for p in preds):
+        return Outcome(node, QUANTIZED)  # folded into the op before it
+    if verdict.shares_input and verdict.status is not Status.FALLBACK:  # a probe saw it float even when fed
+        if fed:
+            return Outcome(node, QUANTIZED)
+        source = ", ".join(sorted({_short(p.op) for p in preds})) or "a model input"
+        return Outcome(node, FLOAT, f"it is quantized only after a quantized op (it shares its input's scale), "
+                                    f"and its input here ({source}) is float{_patterns(node, target)}")
+    if verdict.status is not Status.SUPPORTED:  # stays float, or named by the quantizer's source only
+        split = (f"; it is folded only into {', '.join(sorted({_short(o) for o in verdict.fuses_after}))} directly "
+                 f"before it{_patterns(node, target)}" if verdict.fuses_after else "")
+        return Outcome(node, FLOAT, verdict.reason.removeprefix("stays float: ") + split,
+                       output_quantized=verdict.output_quantized and fed)
+    return Outcome(node, QUANTIZED)
+
+
+def _short(op: str) -> str:
+    """`aten.conv2d.default` -> `conv2d`."""
+    return op.split(".")[1] if op.startswith("aten.") and op.count(".") >= 2 else op
+
+
+def _patterns(node: OpNode, target: Target) -> str:
+    """The quantizer's fusion patterns that end with this op (`conv_bn_relu`, `linear_relu`), from its table."""
+    table = load_table(*target.unit.precisions[target.precision].table.split("-", 1)) or {}
+    short = _short(node.op).removeprefix("_native_").replace("batch_norm", "bn").split("_legit")[0]
+    names = [p for p in table.get("provenance", {}).get("registry", {}).get("patterns", []) if p.endswith(f"_{short}")]
+    return f" (the quantizer's patterns: {', '.join(n.replace('_', '-') for n in names)})" if names else ""
+
+
+# --- examples ---------------------------------------------------------------------------------
+
+
+def _conv_bn_relu_linear():
+    import torch
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.bn = torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8)
+            self.fc = torch.nn.Linear(8 * 6 * 6, 10)
+
+        def forward(self, x):
+            y = torch.relu(self.bn(self.conv(x)))
+            return self.fc(y.flatten(1))
+
+    return Net().eval(), (torch.randn(1, 3, 8, 8),)
+
+
+def _sigmoid_gate():
+    import torch
+
+    class Gate(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 8, 3)
+
+        def forward(self, x):
+            y = self.conv(x)
+            return y * torch.sigmoid(y)  # expect: EXL610
+
+    return Gate().eval(), (torch.randn(1, 3, 8, 8),)
+
+
+def _gelu_mlp():
+    import torch
+
+    class Mlp(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.fc2 = torch.nn.Linear(16, 32), torch.nn.Linear(32, 16)
+
+        def forward(self, x):
+            return self.fc2(torch.nn.functional.gelu(self.fc1(x)))  # expect: EXL610, EXL612
+
+    return Mlp().eval(), (torch.randn(2, 16),)
+
+
+def _padded_conv():
+    import torch
+
+    class Padded(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 8, 3)
+
+        def forward(self, x):
+            return torch.nn.functional.pad(self.conv(x), (1, 1, 1, 1))  # expect: EXL611
+
+    return Padded().eval(), (torch.randn(1, 3, 8, 8),)
+
+
+class StaysFloat(GraphRule):
+    """
+    ## What it does
+    For each target with a quantized precision (`--target executorch:xnnpack+int8`, `--target onnx:17+qdq`),
+    reports every op that will not run in int8, with why: the quantizer has no annotator or pattern for it
+    (no quantize/dequantize around it), the delegate has no int8 kernel for it (it is dequantized, run in
+    float and requantized), it is left out of the delegate, or a fusion pattern is split (a `relu` or
+    `batch_norm` is quantized only fused after a conv/linear: the message names the pattern the backend
+    expects, such as conv-bn-relu). The verdicts come from the precision's table, proven by quantizing
+    one-op models with the real quantizer and backend (`rules/tables/aten-executorch-int8.json`,
+    `rules/tables/aten-onnx-qdq.json`).
+
+    ## Why is this bad?
+    You quantize to make the model smaller and faster on the phone; an op that stays float runs at float
+    speed, and each float island adds a dequantize and a quantize around it. Nothing tells you: the
+    quantizer and the converter succeed silently.
+
+    ## Example
+    ```python
+    y = self.conv(x)
+    return y * torch.sigmoid(y)   # XNNPACK: sigmoid has no int8 annotator, stays float
+    ```
+    checked with `--target executorch:xnnpack+int8`.
+
+    ## Use instead
+    An activation the backend quantizes (`relu`, `hardtanh`/`relu6` fuse into conv and linear on
+    XNNPACK), ops in the order of the backend's patterns (conv, then batch_norm, then relu), or accept the
+    float island where accuracy needs it.
+
+    ## Fix safety
+    No automatic fix: another activation changes the model.
+    """
+
+    code = "EXL610"
+    slug = "stays-float"
+    summary = "An op that stays in float when the model is quantized for the target."
+    severity = Severity.WARNING
+    invalid = (Example(build=_sigmoid_gate, targets=("executorch:xnnpack+int8",)),
+               Example(build=_gelu_mlp, targets=("executorch:xnnpack+int8", "onnx:17+qdq")))
+    valid = (Example(build=_conv_bn_relu_linear, targets=_INT8_TARGETS),
+             Example(build=_sigmoid_gate, targets=("onnx:17+qdq", "executorch:xnnpack")))
+
+    def check(self, graph: OpGraph, ctx: Context) -> Iterable[Finding]:
+        for target in quantized_targets(ctx):
+            for outcome in predict(graph, target):
+                if outcome.status == FLOAT:
+                    yield self.finding(graph, f"{_short(outcome.node.op)} stays float on {target}: {outcome.reason}",
+                                       node=outcome.node, target=target)
+
+
+class QuantizationFails(GraphRule):
+    """
+    ## What it does
+    For each target with a quantized precision, reports the ops whose one-op probe failed when quantized
+    for it: the quantizer's `convert_pt2e` / `quantize_static` raised, lowering the quantized graph to the
+    delegate failed, or the quantized model did not run in the runtime (ExecuTorch, ONNX Runtime CPU).
+    An op the float target already rejects is left to EXL101.
+
+    ## Why is this bad?
+    The float model converts, so the failure shows up only after quantization, often at delegate
+    initialisation or the first run on the device, with an error that names a kernel, not your line.
+
+    ## Example
+    ```python
+    return F.pad(self.conv(x), (1, 1, 1, 1))   # float: delegated; int8: the .pte fails to load
+    ```
+    checked with `--target executorch:xnnpack+int8`.
+
+    ## Use instead
+    Keep the op out of quantization (the quantizer's per-module or per-op-type config, `nodes_to_exclude` in
+    `quantize_static`), or replace it by ops the backend quantizes.
+
+    ## Fix safety
+    No automatic fix.
+    """
+
+    code = "EXL611"
+    slug = "quantization-fails"
+    summary = "An op that makes quantization, lowering or the quantized model's run fail on the target."
+    severity = Severity.ERROR
+    invalid = (Example(build=_padded_conv, targets=("executorch:xnnpack+int8",)),)
+    valid = (Example(build=_conv_bn_relu_linear, targets=_INT8_TARGETS),
+             Example(build=_padded_conv, targets=("executorch:xnnpack",)))
+
+    def check(self, graph: OpGraph, ctx: Context) -> Iterable[Finding]:
+        for target in quantized_targets(ctx):
+            for outcome in predict(graph, target):
+                # an op the float model cannot take is EXL101's: quantizing is not what breaks it
+                if outcome.status == FAILS and not support(outcome.node.op, target.base, graph.dialect).blocks:
+                    yield self.finding(graph, f"{_short(outcome.node.op)} fails when the model is quantized for "
+                                       f"{target} (its one-op model, quantized and lowered the same way, failed: "
+                                       f"{outcome.reason})", node=outcome.node, target=target)
+
+
+# --- the summary --------------------------------------------------------------------------------
+
+_CONV = ("aten.conv1d", "aten.conv2d", "aten.conv3d", "aten.convolution", "aten.conv_transpose1d",
+         "aten.conv_transpose2d", "aten.conv_transpose3d")
+_MATMUL = ("aten.linear", "aten.matmul", "aten.mm", "aten.bmm", "aten.addmm", "aten.baddbmm")
+
+
+def macs(node: OpNode) -> int:
+    """Multiply-accumulates of a conv, linear or matmul node, from the shapes in the graph (0 for others,
+    or when a shape is symbolic)."""
+    shapes = [t.shape for t in node.inputs]
+    out = node.outputs[0].shape if node.outputs else None
+    if not out or not all(isinstance(d, int) for d in out):
+        return 0
+    if node.base_op in _CONV and len(shapes) > 1 and shapes[1] and all(isinstance(d, int) for d in shapes[1]):
+        # conv: out elements x (in channels / groups) x kernel; transposed (weight (in, out / groups, k...)):
+        # in elements x (out channels / groups) x kernel
+        many = shapes[0] if "transpose" in node.op else out
+        return prod(many) * prod(shapes[1][1:]) if many and all(isinstance(d, int) for d in many) else 0
+    if node.base_op in _MATMUL:
+        # the reduced dim: linear's weight is (out, in); addmm/baddbmm(bias, a, b); mm/bmm/matmul(a, b)
+        operand = shapes[1] if node.base_op in ("aten.linear", "aten.addmm", "aten.baddbmm") else shapes[0]
+        reduced = operand[-1] if operand else None
+        return prod(out) * reduced if isinstance(reduced, int) else 0
+    return 0
+
+
+def params(node: OpNode) -> tuple[int, int]:
+    """(parameter elements the node reads, those stored as int8 when it is quantized: every constant
+    input but a conv/linear bias, which stays 32-bit)."""
+    total = weights = 0
+    for i, (tensor, const) in enumerate(zip(node.inputs, node.const_inputs)):
+        if const and tensor.shape and all(isinstance(d, int) for d in tensor.shape):
+            n = prod(tensor.shape)
+            total += n
+            if not (i == 2 and (node.base_op in _CONV or node.base_op == "aten.linear")):
+                weights += n
+    return total, weights
+
+
+def summarize(outcomes: list[Outcome]) -> dict[str, object]:
+    """The numbers of the summary: op counts, MACs and parameters in int8, weight sizes, the ops kept in float."""
+    total_macs = int8_macs = total_params = int8_params = 0
+    kept: dict[str, list[int]] = {}  # op -> [nodes, MACs]
+    for o in outcomes:
+        m, (p, w) = macs(o.node), params(o.node)
+        total_macs, total_params = total_macs + m, total_params + p
+        if o.status == QUANTIZED:
+            int8_macs, int8_params = int8_macs + m, int8_params + w
+        elif o.status != UNDECIDED:
+            k = kept.setdefault(_short(o.node.op), [0, 0])
+            k[0], k[1] = k[0] + 1, k[1] + m
+    worst = sorted(kept.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))
+    return {"ops": len(outcomes), "quantized": sum(o.status == QUANTIZED for o in outcomes),
+            "undecided": sum(o.status == UNDECIDED for o in outcomes),
+            "macs": total_macs, "macs_int8": int8_macs, "params": total_params, "params_int8": int8_params,
+            "bytes_fp32": 4 * total_params, "bytes_fp16": 2 * total_params,
+            "bytes_int8": int8_params + 4 * (total_params - int8_params),
+            "kept_float": tuple(f"{op} x{n}" for op, (n, _) in worst[:5])}
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part / whole:.0%}" if whole else "n/a"
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.2f} MB" if n >= 1e5 else f"{n / 1e3:.1f} kB"
+
+
+class QuantizationSummary(GraphRule):
+    """
+    ## What it does
+    For each target with a quantized precision, one info line: how many ops will run in int8, the share
+    of the multiply-accumulates (conv, linear and matmul MACs, from the shapes in the graph) and of the
+    parameters that will run in int8, the weights' size at fp32, fp16 and int8, and the few ops that keep
+    the model from being fully quantized. The JSON report carries the numbers (`data`). It is placed at the
+    first op that stays float, or the first op when all are quantized.
+
+    ## Why is this bad?
+    It is not: it says what quantizing will buy before you spend the calibration and conversion on it. A
+    model whose MACs are mostly in float will not get the int8 speed-up.
+
+    ## Example
+    A linear-gelu-linear MLP on `--target executorch:xnnpack+int8`: both linears are quantized, gelu stays
+    float (XNNPACK has no int8 gelu).
+
+    ## Use instead
+    Nothing to change; act on the EXL610 lines of the ops it names.
+
+    ## Fix safety
+    No fix: information only.
+    """
+
+    code = "EXL612"
+    slug = "quantization-summary"
+    summary = "What share of the model runs in int8 on a quantized target, and what keeps the rest in float."
+    severity = Severity.INFO
+    invalid = (Example(build=_gelu_mlp, targets=("executorch:xnnpack+int8",)),)
+    valid = (Example(build=_gelu_mlp, targets=("executorch:xnnpack", "onnx:17")),)
+
+    def check(self, graph: OpGraph, ctx: Context) -> Iterable[Finding]:
+        for target in quantized_targets(ctx):
+            outcomes = predict(graph, target)
+            if not outcomes:
+                continue
+            s = summarize(outcomes)
+            first = next((o for o in outcomes if o.status != QUANTIZED), outcomes[0])
+            kept = f"; kept in float: {', '.join(s['kept_float'])}" if s["kept_float"] else (
+                "; fully quantized" if not s["undecided"] else "")
+            undecided = f" ({s['undecided']} not decided by the tables)" if s["undecided"] else ""
+            message = (f"int8 summary for {target}: {s['quantized']} of {s['ops']} ops quantized{undecided}; "
+                       f"{_share(s['macs_int8'], s['macs'])} of MACs ({s['macs_int8']:,} of {s['macs']:,}) and "
+                       f"{_share(s['params_int8'], s['params'])} of parameters in int8; weights "
+                       f"{_size(s['bytes_fp32'])} fp32 / {_size(s['bytes_fp16'])} fp16 / {_size(s['bytes_int8'])} "
+                       f"int8{kept}")
+            yield self.finding(graph, message, node=first.node, target=target, data=tuple(s.items()))

@@ -1,0 +1,126 @@
+"""Quantized precisions as part of the target (`executorch:xnnpack+int8`, `onnx:17+qdq`): parsing, the per-op
+prediction (EXL610-EXL612) against the real quantizers and backends, and the summary's numbers by hand."""
+
+from __future__ import annotations
+
+import inspect
+from functools import cache
+
+import pytest
+
+from conftest import check
+from exportlint.checks.quantization import _conv_bn_relu_linear, _sigmoid_gate
+from exportlint.errors import UsageError
+from exportlint.targets import Target, parse_target
+
+XNNPACK, QDQ = "executorch:xnnpack+int8", "onnx:17+qdq"
+
+
+def test_a_precision_is_part_of_the_target_and_round_trips():
+    target = parse_target("ExecuTorch:XNNPACK+INT8")
+    assert target == Target("executorch", "xnnpack", "int8") and str(target) == XNNPACK
+    assert target.base == parse_target("executorch:xnnpack")
+    assert str(parse_target("onnx:17+qdq")) == QDQ and parse_target("onnx+qdq").version == "18"
+    for bad in ("executorch:vulkan+int8", "onnx:11+qdq", "coreml:iOS16+int8", "onnx:17+fp8"):
+        with pytest.raises(UsageError, match="precisions are"):
+            parse_target(bad)
+
+
+def _tiny():
+    import torch
+
+    class Tiny(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.fc = torch.nn.Conv2d(3, 4, 3), torch.nn.Linear(4 * 6 * 6, 5)
+
+        def forward(self, x):
+            return self.fc(torch.relu(self.conv(x)).flatten(1))
+
+    torch.manual_seed(0)
+    return Tiny().eval(), (torch.randn(1, 3, 8, 8),)
+
+
+@cache
+def _graph(build):
+    from exportlint.capture.pytorch import capture_torch
+    from exportlint.options import Options
+
+    return capture_torch(*build(), Options(), build.__name__)
+
+
+def _predicted(build, target: str) -> dict[str, str]:
+    from exportlint.checks.quantization import predict
+
+    return {o.node.name: o.status for o in predict(_graph(build), parse_target(target))}
+
+
+def test_conv_bn_relu_linear_is_fully_quantized_per_the_tables_and_the_real_xnnpack_delegate():
+    pytest.importorskip("executorch")
+    from exportlint.families.executorch import int8_outcome, run_pte
+
+    predicted = _predicted(_conv_bn_relu_linear, XNNPACK)
+    assert set(predicted.values()) == {"quantized"}, predicted
+    model, inputs = _conv_bn_relu_linear()
+    et, real = int8_outcome(model, inputs)
+    assert run_pte(et.buffer, inputs, [model(*inputs)], compare_values=False) is None
+    assert {n: s for n, (s, _) in real.items()} == {n: "quantized" for n in predicted if n != "batch_norm"}
+    assert not [f for f in check(_graph(_conv_bn_relu_linear), [XNNPACK]) if f.code in ("EXL610", "EXL611")]
+
+
+def test_conv_bn_relu_linear_is_fully_quantized_per_the_tables_and_onnx_runtime_qdq():
+    pytest.importorskip("onnxruntime.quantization")
+    import torch
+
+    from exportlint.families.onnx import qdq_outcome, quantize_qdq, run_qdq
+
+    predicted = _predicted(_conv_bn_relu_linear, QDQ)
+    assert set(predicted.values()) == {"quantized"}, predicted
+    model, inputs = _conv_bn_relu_linear()
+    proto = torch.onnx.export(_graph(_conv_bn_relu_linear).source, (), dynamo=True, opset_version=17).model_proto
+    quantized = quantize_qdq(proto, inputs)
+    assert run_qdq(quantized, inputs, [model(*inputs)]) is None
+    real = qdq_outcome(quantized)
+    assert real and all(status == "quantized" for status, _ in real.values()), real
+
+
+def test_an_op_that_stays_float_is_reported_at_its_line_and_xnnpack_agrees():
+    pytest.importorskip("executorch")
+    from exportlint.families.executorch import int8_outcome
+
+    findings = [f for f in check(_graph(_sigmoid_gate), [XNNPACK, QDQ]) if f.code == "EXL610"]
+    assert [(f.target, f.op) for f in findings] == [(XNNPACK, "aten.sigmoid.default")]
+    lines, start = inspect.getsourcelines(_sigmoid_gate)
+    line = start + next(i for i, text in enumerate(lines) if "torch.sigmoid" in text)
+    assert findings[0].location.line == line and "no XNNPACKQuantizer annotator" in findings[0].message
+    _, real = int8_outcome(*_sigmoid_gate())
+    assert real["sigmoid"][0] == "float" and real["conv2d"][0] == real["mul"][0] == "quantized"
+
+
+def test_the_summary_numbers_are_right_by_hand():
+    from exportlint.report.json import finding_dict
+
+    (summary,) = [f for f in check(_graph(_tiny), [XNNPACK]) if f.code == "EXL612"]
+    data = dict(summary.data)
+    macs = 4 * 6 * 6 * (3 * 3 * 3) + 5 * 144  # conv: out elements x Cin x k x k; linear: out x in
+    weights, biases = 4 * 3 * 3 * 3 + 5 * 144, 4 + 5
+    assert data["macs"] == data["macs_int8"] == macs == 4608
+    assert data["params"] == weights + biases and data["params_int8"] == weights
+    assert (data["bytes_fp32"], data["bytes_fp16"], data["bytes_int8"]) == (
+        4 * (weights + biases), 2 * (weights + biases), weights + 4 * biases)
+    assert data["quantized"] == data["ops"] == 4 and data["kept_float"] == ()
+    assert "100% of MACs (4,608 of 4,608)" in summary.message and "fully quantized" in summary.message
+    assert finding_dict(summary)["data"]["macs"] == macs
+
+
+def test_a_precision_target_still_gets_its_base_targets_checks():
+    from exportlint.checks.operator_support import _custom_op
+
+    model, inputs = _custom_op()
+    from exportlint.capture.pytorch import capture_torch
+    from exportlint.options import Options
+
+    graph = capture_torch(model.eval(), inputs, Options(), "custom")
+    base = [f.op for f in check(graph, ["executorch:xnnpack"], decide="static") if f.code == "EXL101" and f.blocking]
+    quantized = [f.op for f in check(graph, [XNNPACK], decide="static") if f.code == "EXL101" and f.blocking]
+    assert base and quantized == base
