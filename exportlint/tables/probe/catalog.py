@@ -155,7 +155,10 @@ def _fn_module(fn: Callable[..., Any]) -> "torch.nn.Module":
 
     class Fn(torch.nn.Module):
         def forward(self, *args):
-            return fn(*args)
+            out = fn(*args)
+            # The probe is about the op, not its output's container: a `torch.return_types` namedtuple
+            # (topk, sort, max.dim) is returned as a plain tuple, as models that unpack it see it.
+            return tuple(out) if isinstance(out, tuple) else out
 
     return Fn()
 
