@@ -382,6 +382,9 @@ def _hand_written() -> list[OneOp]:
        vec)
     fn("torch.logsumexp", "aten.logsumexp.default", lambda x: torch.logsumexp(x, dim=1), vec)
     fn("torch.cumprod", "aten.cumprod.default", lambda x: torch.cumprod(x, dim=1), vec)
+    # The schema-filled squeeze.dim squeezes a dim of size 3 (a no-op); models squeeze a dim of size 1.
+    fn("torch.squeeze[size-1 dim]", "aten.squeeze.dim", lambda x: torch.squeeze(x, 1), lambda: _x(2, 1, 4, 5),
+       conditions="the dim has size 1")
     fn("torch.topk", "aten.topk.default", lambda x: torch.topk(x, 2, dim=-1), vec,
        conditions="largest=True", match={"args": {"largest": True}})
     fn("torch.topk[smallest]", "aten.topk.default", lambda x: torch.topk(x, 2, dim=-1, largest=False),

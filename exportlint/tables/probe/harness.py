@@ -227,7 +227,8 @@ def conditional_entry(op: str, variants: list[dict[str, Any]], unmatched: list[s
     fields = sorted({f for v in variants for f in match_fields(v["match"])})
     entry: dict[str, Any] = {
         "status": "unverified", "evidence": "probe", "decided_by": fields,
-        "reason": f"support depends on {', '.join(fields)}; this form was not probed",
+        "reason": (f"support depends on {', '.join(fields)}; this form was not probed" if fields else
+                   f"probes disagree ({', '.join(sorted(unmatched))}) on forms no argument tells apart"),
         "variants": sorted(variants, key=_variant_order),
     }
     names = {f.split(".")[1] for f in fields if f.startswith("args.")}
