@@ -193,3 +193,25 @@ def test_the_run_is_a_capture_fact_kept_by_the_cache():
     again = graph_from_data(json.loads(json.dumps(graph_to_data(graph))))
     assert again.capture.fp16 == graph.capture.fp16 and again.capture.fp16.outputs_bad
     assert check(again, ["tflite:gpu"]) == check(graph, ["tflite:gpu"])
+
+
+def test_float64_buffers_run_and_never_block():
+    """Ops that insist on a float64 buffer's dtype compute in it (then round to float16): the model converts, so
+    whatever the float16 run finds (or cannot run) is a warning, never a blocked Core ML verdict."""
+    from exportlint.capture.pytorch import capture_torch
+    from exportlint.options import Options
+    from exportlint.targets import parse_target
+
+    class Double(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("scale", torch.linspace(0.5, 1.5, 8, dtype=torch.float64))
+
+        def forward(self, x):
+            return (x.double().cumsum(-1) * self.scale).float()
+
+    options = Options(targets=[parse_target("coreml:iOS16")], recapture=False)
+    graph = capture_torch(Double().eval(), (torch.randn(2, 8),), options, "double")
+    assert graph.capture.fp16_error is None and graph.capture.fp16 is not None
+    findings = check(graph, ["coreml:iOS16"])
+    assert not [f for f in findings if f.blocking or f.code == "EXL000"], findings
