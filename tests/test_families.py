@@ -134,6 +134,29 @@ def test_a_custom_op_fails_the_real_converter_and_the_tables_say_so(target):
     assert _errors("custom", target)
 
 
+def test_both_executorch_targets_lower_a_data_dependent_model_in_one_process():
+    """The converter child lowers for XNNPACK, then for the portable kernels: each from a fresh export (a second
+    lowering of one program fails on its unbacked sizes)."""
+    pytest.importorskip("executorch")
+    import torch
+
+    from exportlint.decide import Subject, decide
+
+    class MaskSelect(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.score = torch.nn.Linear(8, 1)
+
+        def forward(self, x):
+            return x[torch.sigmoid(self.score(x)).squeeze(-1) > 0.5].sum(0)
+
+    torch.manual_seed(0)
+    model, inputs = MaskSelect().eval(), (torch.rand(6, 8),)
+    targets = [parse_target("executorch:xnnpack"), parse_target("executorch:portable")]
+    decisions = decide(Subject(model, inputs, torch.export.export(model, inputs)), targets, "confirm", cache=False)
+    assert [d.converted for d in decisions] == [True, True], [d.detail for d in decisions]
+
+
 def test_an_op_xnnpack_does_not_take_falls_back_with_a_warning_and_a_summary():
     pytest.importorskip("executorch")
     decision = _decision("cumsum", "executorch:xnnpack")

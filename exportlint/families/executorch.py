@@ -94,11 +94,12 @@ def run_pte(buffer: bytes, inputs: tuple, expected: list, compare_values: bool =
 
 
 def lower_and_run(subject: Any, target: Any) -> tuple[bool, str]:
-    """The `--confirm` check: lower the captured ExportedProgram, then run the `.pte` where it runs here."""
+    """The real check: lower the model's ExportedProgram, then run the `.pte` where it runs here."""
     import torch
 
-    program = subject.program if subject.program is not None else torch.export.export(subject.model, subject.inputs)
-    et, portable, delegated = lower(program, target.version)
+    # A fresh export per lowering: a second lowering in the process, of the captured program or a copy, fails
+    # with PendingUnbackedSymbolNotFound on data-dependent shapes where a new export lowers (risky.bool_mask_index).
+    et, portable, delegated = lower(torch.export.export(subject.model, subject.inputs), target.version)
     detail = delegation_text(target.version, delegated, portable)
     if target.version in RUNS_HERE:
         problem = run_pte(et.buffer, subject.inputs, subject.expected())
