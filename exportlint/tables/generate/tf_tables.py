@@ -199,17 +199,10 @@ def tflite_unsupported_ops(message: str) -> set[str]:
 
 
 def tflite_op_names(flatbuffer: bytes) -> list[str]:
-    from tensorflow.lite.python import schema_py_generated as schema
+    """The op codes of a .tflite flatbuffer, custom ops (Flex...) by their own names."""
+    from exportlint.tables.probe.litert import read_tflite
 
-    model = schema.Model.GetRootAsModel(flatbuffer, 0)
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    out = []
-    for i in range(model.OperatorCodesLength()):
-        code = model.OperatorCodes(i)
-        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-        custom = code.CustomCode()
-        out.append(custom.decode() if custom else names.get(builtin, str(builtin)))
-    return sorted(set(out))
+    return sorted({op.removeprefix("CUSTOM:") for op in read_tflite(flatbuffer)[0]})
 
 
 def convert_coreml(fn, target: str) -> Outcome:

@@ -148,8 +148,12 @@ def gpu_blockers(nodes: list[list[Any]]) -> list[str]:
 
 
 def read_tflite(model: bytes) -> tuple[list[str], list[list[Any]]]:
-    """(op codes used, [op, [runtime input dtypes]] per node) of a .tflite flatbuffer."""
-    from ai_edge_litert import schema_py_generated as schema
+    """(op codes used, [op, [runtime input dtypes]] per node) of a .tflite flatbuffer: the one reader, for
+    litert-torch's models and TensorFlow's converter's (its schema module where LiteRT's is not installed)."""
+    try:
+        from ai_edge_litert import schema_py_generated as schema
+    except ImportError:
+        from tensorflow.lite.python import schema_py_generated as schema
 
     op_names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
     type_names = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
@@ -159,7 +163,7 @@ def read_tflite(model: bytes) -> tuple[list[str], list[list[Any]]]:
         oc = root.OperatorCodes(i)
         code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
         codes.append(f"CUSTOM:{oc.CustomCode().decode()}" if code == schema.BuiltinOperator.CUSTOM
-                     else op_names[code])
+                     else op_names.get(code, str(code)))
     nodes = []
     for s in range(root.SubgraphsLength()):
         graph = root.Subgraphs(s)
