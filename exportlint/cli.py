@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -337,11 +338,16 @@ COMMANDS = {"check": cmd_check, "fix": cmd_fix, "explain": cmd_explain, "rules":
 
 # TensorFlow's C++ banner lines (oneDNN, CPU features, CUDA) on import: set before it is imported.
 _QUIET_TF = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", "GRPC_VERBOSITY": "ERROR"}
+# Import-time warnings of libraries the converters pull in (torchao via litert-torch and ExecuTorch: CUDA-only
+# kernels that do not load, Enum pytree registrations): not the user's concern.
+_QUIET_LOGGERS = ("torchao", "torch.utils._pytree")
 
 
 def main(argv: list[str] | None = None) -> int:
     for key, value in _QUIET_TF.items():
         os.environ.setdefault(key, value)
+    for name in _QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from conftest import EXAMPLES, ROOT, capture_example, capture_path
-from exportlint.capture.pytorch import JIT_TRACE, capture_torch, script_graph, trace_graph
+from conftest import EXAMPLES, ROOT, capture_example, capture_path, check
+from exportlint.capture.pytorch import JIT_TRACE, capture_torch, capture_trace, script_graph, trace_graph
 from exportlint.options import DynamicDim, Options
 from exportlint.ir import NodeKind
 
@@ -82,7 +82,6 @@ def test_second_capture_at_other_sizes_can_be_skipped():
 def test_exl201_says_when_the_second_capture_did_not_run():
     import torch
 
-    from conftest import check
     from exportlint.capture.pytorch import capture_torch
 
     class Lookup(torch.nn.Module):  # integer inputs only: no dimension is grown
@@ -128,6 +127,24 @@ def test_script_graph_walks_control_flow_blocks():
     (relu,) = graph.by_op["aten::relu"]
     assert relu.location.line == _line_of(ROOT / "tests/bad_models.py", "x = torch.relu(x)")
     assert [p.op for p in graph.predecessors(relu)] == ["input"]  # data edges cross into blocks
+
+
+class _Unscriptable(torch.nn.Module):
+    def forward(self, x):
+        try:  # TorchScript has no try statement: script refuses, tracing takes the path
+            return torch.relu(x)
+        except RuntimeError:
+            return x
+
+
+def test_a_model_script_refuses_is_traced_and_the_script_failure_is_an_attempt_not_a_trace_error():
+    model, inputs = _Unscriptable().eval(), (torch.randn(2, 3),)
+    graph = capture_torch(model, inputs, Options(), "unscriptable")
+    capture_trace(graph, model, inputs, script=True)
+    assert graph.capture.traced is not None and graph.capture.traced.capture.method == JIT_TRACE
+    assert graph.capture.trace_error is None
+    assert [m for m, _ in graph.capture.attempts] == ["torch.jit.script"]
+    assert not any(f.code == "EXL001" for f in check(graph, ["onnx:18"]))
 
 
 def test_candidate_keys_fold_torchscript_in_place_kinds():

@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from exportlint.decide import Subject, decide
+from exportlint.decide import NUMERICS_CAVEAT, Subject, decide
 from exportlint.targets import parse_target
 
 ONNX18 = [parse_target("onnx:18")]
@@ -35,6 +35,22 @@ def test_static_runs_nothing_and_auto_runs_both_onnx_exporters():
         ("onnx:18", "dynamo", True, "translation"), ("onnx:18", "torchscript", True, "translation")}
 
 
+class _Noisy(torch.nn.Module):
+    def forward(self, x):
+        return x + torch.rand_like(x)  # ONNX RandomUniformLike: runs, draws other numbers
+
+
+def test_a_model_that_converts_and_runs_with_other_outputs_is_converted_with_the_caveat():
+    """The labels' criterion is "converts and runs": outputs that differ are a warning's business."""
+    model, inputs = _Noisy().eval(), (torch.randn(2, 8),)
+    subject = Subject(model, inputs, torch.export.export(model, inputs), torch.jit.trace(model, inputs))
+    runs = decide(subject, ONNX18, "auto", cache=False)
+    assert {d.path for d in runs} == {"dynamo", "torchscript"}
+    for d in runs:
+        assert d.converted, d.detail
+        assert d.detail.startswith(NUMERICS_CAVEAT) and "output differs from PyTorch" in d.detail
+
+
 def test_a_decision_is_reused_for_the_same_graphs_only(cache_dir):
     first = decide(_subject(), ONNX18, "auto")
     assert not any(d.detail.endswith("(cached)") for d in first)
@@ -48,7 +64,7 @@ def test_a_decision_is_reused_for_the_same_graphs_only(cache_dir):
 
 
 def test_concurrent_writers_leave_a_readable_cache(cache_dir):
-    script = ("import torch; from exportlint.decide import Subject, decide; from exportlint.targets import parse_target;"
+    script = ("import torch; from exportlint.decide import NUMERICS_CAVEAT, Subject, decide; from exportlint.targets import parse_target;"
               "m = torch.nn.Linear(8, 4).eval(); x = (torch.randn(2, 8),);"
               "decide(Subject(m, x, torch.export.export(m, x), torch.jit.trace(m, x)), [parse_target('onnx:18')], 'auto')")
     procs = [subprocess.Popen([sys.executable, "-c", script]) for _ in range(2)]

@@ -514,19 +514,22 @@ def capture_trace(graph: OpGraph, model, inputs: tuple, script: bool = False) ->
     Core ML's frontend lacks, as a strict `torch.jit.trace` for `ct.convert` would fail). With `script`,
     `torch.jit.script` first (it keeps data-dependent control flow that tracing freezes), then
     tracing if scripting fails."""
-    ways = ([lambda: script_graph(model, graph.model)] if script else []) + [
-        lambda: trace_graph(model, inputs, graph.model, strict=False)]
-    for way in ways:
+    if script:
         try:
-            graph.capture.traced = way()
+            graph.capture.traced = script_graph(model, graph.model)
             return
-        except Exception as exc:  # noqa: BLE001 - a failed capture blocks the TorchScript paths (EXL001)
-            graph.capture.trace_error = _summary(exc)
-            graph.capture.trace_failure_location = _failure_location(exc)
+        except Exception as exc:  # noqa: BLE001 - listed with the capture attempts; tracing follows
+            graph.capture.attempts.append((JIT_SCRIPT, _summary(exc)))
+    try:
+        graph.capture.traced = trace_graph(model, inputs, graph.model, strict=False)
+        return
+    except Exception as exc:  # noqa: BLE001 - a failed trace blocks the TorchScript paths (EXL001)
+        graph.capture.trace_error = _summary(exc)
+        graph.capture.trace_failure_location = _failure_location(exc)
     real = _materialised(model, inputs) if on_meta_device(model, inputs) else None
     if real is not None:  # meta kernels refuse to be traced (a convolution's shape checks): on the copy
         graph.capture.trace_error = graph.capture.trace_failure_location = None
-        capture_trace(graph, *real, script=script)
+        capture_trace(graph, *real)  # scripting, if asked for, needs no tensors: it was tried
 
 
 MATERIALISE_LIMIT = 2**30  # bytes of weights a meta-device model may take on the CPU to be traced

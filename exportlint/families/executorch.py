@@ -102,10 +102,10 @@ def lower_and_run(subject: Any, target: Any) -> tuple[bool, str]:
     et, portable, delegated = lower(torch.export.export(subject.model, subject.inputs), target.version)
     detail = delegation_text(target.version, delegated, portable)
     if target.version in RUNS_HERE:
-        problem = run_pte(et.buffer, subject.inputs, subject.expected())
-        if problem:
-            return False, problem
-        return True, f"{detail}; the .pte ran in executorch.runtime and matches PyTorch"
+        from exportlint.decide import ran
+
+        return ran(run_pte(et.buffer, subject.inputs, subject.expected()),
+                   f"{detail}; the .pte ran in executorch.runtime and matches PyTorch")
     return True, f"{detail} (lowered; the {target.version} runtime does not run here)"
 
 

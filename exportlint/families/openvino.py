@@ -46,14 +46,13 @@ def convert_and_run(subject: Any, target: Any) -> tuple[bool, str]:
     """The `--confirm` check: convert the captured ExportedProgram, compile, run, compare."""
     import torch
 
+    from exportlint.decide import ran
     from exportlint.tables.probe.harness import compare_outputs
 
     program = subject.program if subject.program is not None else torch.export.export(subject.model, subject.inputs)
     ops, outputs = convert(program, subject.inputs, target.version)
-    problem = compare_outputs(subject.expected(), outputs, True, "OpenVINO")
-    if problem:
-        return False, problem
-    return True, f"ov.convert_model: {len(ops)} OpenVINO op types; compiled and ran on {DEVICE[target.version]}"
+    return ran(compare_outputs(subject.expected(), outputs, True, "OpenVINO"),
+               f"ov.convert_model: {len(ops)} OpenVINO op types; compiled and ran on {DEVICE[target.version]}")
 
 
 def probe_case(case: Any) -> Any:

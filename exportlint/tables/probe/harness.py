@@ -12,6 +12,7 @@ import datetime
 import importlib
 import json
 import os
+import re
 import select
 import subprocess
 import sys
@@ -67,6 +68,11 @@ def compare_outputs(expected: list[Any], got: list[Any], compare_values: bool, r
             diff = np.nanmax(np.abs(have.astype(np.float64) - want.astype(np.float64)))
             return f"{runtime}: output differs from {source} (max abs diff {diff:.3g})"
     return None
+
+
+def outputs_differ(reason: str) -> bool:
+    """Whether `reason` is one of `compare_outputs`'s: the converted model ran, its outputs are not the source's."""
+    return re.search(r" returned \d+ outputs, |: output shape .* differs from |: output differs from ", reason) is not None
 
 
 def begin_probe(case: Any) -> tuple[ProbeRecord, Any, Any, tuple, list[Any]]:
