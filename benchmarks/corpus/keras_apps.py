@@ -45,5 +45,5 @@ def vgg16():
     return apps.VGG16(weights=None, input_shape=(32, 32, 3))
 
 
-def regnet_x002():
-    return apps.RegNetX002(weights=None, input_shape=(64, 64, 3))
+def mobilenet_v1():
+    return apps.MobileNet(weights=None, input_shape=(64, 64, 3))
