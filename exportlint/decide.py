@@ -77,6 +77,17 @@ class Subject:
 
         return self.torchscript or torch.jit.trace(self.model, self.inputs, check_trace=False, strict=False)
 
+    def for_torchscript_exporter(self) -> Any:
+        """What `torch.onnx.export(dynamo=False)` is given: the scripted module when the model was scripted,
+        else the model itself, as users call it: the exporter traces it inside its export context, where
+        modules take their export branches (nn.MultiheadAttention leaves its fused fast path, which a plain
+        trace keeps and the exporter then fails on)."""
+        import torch
+
+        scripted = isinstance(self.torchscript, torch.jit.ScriptModule) and not isinstance(
+            self.torchscript, torch.jit.TopLevelTracedModule)
+        return self.torchscript if scripted else self.model
+
     @property
     def known_graphs(self) -> bool:
         """A graph was captured to key the decisions on (`fingerprint`)."""

@@ -51,6 +51,25 @@ def test_a_model_that_converts_and_runs_with_other_outputs_is_converted_with_the
         assert d.detail.startswith(NUMERICS_CAVEAT) and "output differs from PyTorch" in d.detail
 
 
+class _SelfAttention(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.attn = torch.nn.MultiheadAttention(16, 4, batch_first=True)
+
+    def forward(self, x):
+        return self.attn(x, x, x, need_weights=False)[0]
+
+
+def test_the_torchscript_exporter_is_given_the_model_as_users_give_it():
+    """A plain trace keeps nn.MultiheadAttention's fused fast path, which the exporter fails on; the exporter's
+    own trace (of the module, in its export context) leaves it, and converts."""
+    model, inputs = _SelfAttention().eval(), (torch.rand(2, 5, 16),)
+    traced = torch.jit.trace(model, inputs, check_trace=False, strict=False)
+    runs = decide(Subject(model, inputs, None, traced), [parse_target("onnx:17")], "auto", cache=False)
+    (run,) = [d for d in runs if d.path == "torchscript"]
+    assert run.converted, run.detail
+
+
 def test_a_decision_is_reused_for_the_same_graphs_only(cache_dir):
     first = decide(_subject(), ONNX18, "auto")
     assert not any(d.detail.endswith("(cached)") for d in first)

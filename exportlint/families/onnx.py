@@ -51,7 +51,8 @@ def export(subject, opset: int, exporter: str = "dynamo"):
             args = () if subject.program is not None else subject.inputs
             return torch.onnx.export(source, args, dynamo=True, opset_version=opset, verbose=False).model_proto
         buffer = io.BytesIO()
-        torch.onnx.export(subject.traced(), subject.inputs, buffer, dynamo=False, opset_version=opset)
+        torch.onnx.export(subject.for_torchscript_exporter(), subject.inputs, buffer, dynamo=False,
+                          opset_version=opset)
         return onnx.load_from_string(buffer.getvalue())
 
 
