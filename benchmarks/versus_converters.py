@@ -10,7 +10,8 @@ needs a PYTHONPATH without it.)
 
 Per model (benchmarks/public_models.py: mobilenet_v3_small, resnet50, tiny BERT, ViT) and the
 targets onnx:17, coreml:iOS16, tflite, tensorrt:10: `exportlint check` in the default mode and with
-`--static` (caches off), the three real converters on every conversion path (`exportlint.decide` in
+`--static` (caches off), with its peak RSS and the share of its CPU time on top of what any export
+check pays (importing the model's module, building it, one torch.export), the three real converters on every conversion path (`exportlint.decide` in
 confirm mode: torch.onnx.export + checker + ONNX Runtime, coremltools.convert, litert_torch.convert;
 TensorRT needs a GPU), their ratio, and `exportlint check` again on a warm capture cache. Then a
 Llama config of 80 layers, hidden 8192 (70B parameters) as a `config.json` spec, against a 2-layer
@@ -49,6 +50,14 @@ from exportlint.targets import parse_target
 subject = Subject(*load_spec(sys.argv[1], [], []))
 for target in sys.argv[2:]:
     print(target, [(d.path, d.converted) for d in decide(subject, [parse_target(target)], "confirm", cache=False)])
+"""
+
+# The floor of any export check: import the model's module, build it, one torch.export.
+EXPORT_ONCE = """
+import sys, torch
+from exportlint.capture.pytorch import load_spec
+model, inputs = load_spec(sys.argv[1], [], [])
+torch.export.export(model, inputs, strict=False)
 """
 
 
@@ -92,8 +101,11 @@ def main() -> None:
             spec = f"{HERE / 'public_models.py'}:{name}"
             print(f"{name}:")
             default, static = check(spec, **cold), check(spec, "--static", **cold)
-            for label, (wall, cpu, _, _) in (("default", default), ("--static", static)):
-                print(f"  exportlint check {label}: {wall:.1f} s wall, {cpu:.1f} s CPU")
+            floor = run([sys.executable, "-c", EXPORT_ONCE, spec], **cold)
+            print(f"  import + one torch.export: {floor[0]:.1f} s wall, {floor[1]:.1f} s CPU, peak RSS {floor[2]} MB")
+            for label, (wall, cpu, rss, _) in (("default", default), ("--static", static)):
+                print(f"  exportlint check {label}: {wall:.1f} s wall, {cpu:.1f} s CPU, peak RSS {rss} MB, "
+                      f"{(cpu - floor[1]) / cpu:.0%} of the CPU time on top of import + one torch.export")
             if not args.skip_converters:
                 wall, cpu, _, out = run([sys.executable, "-c", CONVERT, spec, *TARGETS[:3]], **cold)
                 print(f"  real converters: {wall:.1f} s wall, {cpu:.1f} s CPU ({out.strip().replace(chr(10), '; ')})")

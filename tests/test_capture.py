@@ -79,6 +79,18 @@ def test_second_capture_at_other_sizes_can_be_skipped():
     assert graph.capture.resized is None and graph.capture.resize_skipped == "skipped with --no-recapture"
 
 
+def test_dims_that_grow_only_together_are_grown():
+    """Dims are tried as a group before one by one: a model that takes square inputs only grows both."""
+    from exportlint.capture.pytorch import grown_inputs
+
+    class Square(torch.nn.Module):
+        def forward(self, x):
+            return x @ x
+
+    (grown,) = grown_inputs(Square().eval(), (torch.randn(3, 3),))
+    assert tuple(grown.shape) == (6, 6)
+
+
 def test_exl201_says_when_the_second_capture_did_not_run():
     import torch
 

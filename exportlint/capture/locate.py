@@ -52,6 +52,7 @@ def _library_roots() -> tuple[str, ...]:
     return _dirs({sysconfig.get_paths()[k] for k in ("purelib", "platlib")})
 
 
+@cache  # every op of a 100k-op graph names a frame: one realpath (lstat per component) per file
 def _resolved(path: str) -> str:
     return os.path.realpath(path)  # not Path.resolve(): it raises on a symlink loop
 
@@ -115,7 +116,7 @@ def locate(frames: Iterable[Frame], hints: Iterable[str] = (), library_first: bo
     if not candidates:
         return None, stack
     inner = candidates[-1]
-    return Location(inner.path, inner.line, _column(inner, hints)), stack
+    return Location(inner.path, inner.line, _column(inner, tuple(hints))), stack
 
 
 def call_site(location: Location | None, stack: tuple[Location, ...]) -> Location | None:
@@ -125,7 +126,8 @@ def call_site(location: Location | None, stack: tuple[Location, ...]) -> Locatio
     return stack[-1]
 
 
-def _column(frame: Frame, hints: Iterable[str]) -> int:
+@cache  # layers repeat: the same lines with the same hints, once per op
+def _column(frame: Frame, hints: tuple[str, ...]) -> int:
     text = linecache.getline(frame.path, frame.line) or frame.code
     for hint in hints:
         match = re.search(rf"\b{re.escape(hint)}\b", text) if hint else None

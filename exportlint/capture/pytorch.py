@@ -573,10 +573,13 @@ def script_graph(model, name: str) -> OpGraph:
 # --- a second capture at other input sizes ----------------------------------------------------
 
 def grown_inputs(model, inputs: tuple) -> tuple | None:
-    """The example inputs with each dim the model accepts at twice its size doubled: the batch dim
-    (dim 0 of every floating-point input together) first, then every other dim alone, keeping each
-    change under which the model still runs. Only floating-point tensors grow (integer inputs carry
-    values such as lengths that must match). None if no dim can change.
+    """The example inputs with each dim the model accepts at twice its size doubled. The candidates
+    are the batch dim (dim 0 of every floating-point input together) and every other dim alone; they
+    are tried as a group, and a group under which the model fails is split in halves, each tried on
+    top of what the first kept: a forward pass per group, not per dim (an image model's channel dim
+    fails at the first convolution, fast; its height and width then grow in one pass). Only
+    floating-point tensors grow (integer inputs carry values such as lengths that must match). None
+    if no dim can change.
 
     The grown inputs are fake tensors (FakeTensorMode) and the trial forward passes run on them:
     nothing of the doubled sizes is allocated (real ones took 6.5 GB for 8x3x1024x1024 inputs), and
@@ -595,24 +598,35 @@ def grown_inputs(model, inputs: tuple) -> tuple | None:
             return tuple(torch.empty(new[i], dtype=t.dtype, device=t.device) if i in new else
                          mode.from_tensor(t) if isinstance(t, torch.Tensor) else t for i, t in enumerate(inputs))
 
-    candidates = [[(i, 0) for i in floats if inputs[i].dim() >= 2]]
-    candidates += [[(i, d)] for i in floats for d in range(1 if inputs[i].dim() >= 2 else 0, inputs[i].dim())]
-    grown = False
-    for dims in candidates:
-        if not dims:
-            continue
+    def grow(group: list[list[tuple[int, int]]]) -> bool:
+        nonlocal shapes
         trial = {i: list(s) for i, s in shapes.items()}
-        for i, d in dims:
+        for i, d in (dim for dims in group for dim in dims):
             trial[i][d] *= 2
         with mode:
             failed = _failure(model, build(trial))
         if failed is None:
-            shapes, grown = trial, True
-    return build(shapes) if grown else None
+            shapes = trial
+            return True
+        if len(group) == 1:
+            return False
+        first = grow(group[:len(group) // 2])
+        return grow(group[len(group) // 2:]) or first
+
+    batch = [(i, 0) for i in floats if inputs[i].dim() >= 2]
+    candidates = ([batch] if batch else []) + [
+        [(i, d)] for i in floats for d in range(1 if inputs[i].dim() >= 2 else 0, inputs[i].dim())]
+    return build(shapes) if candidates and grow(candidates) else None
 
 
 def capture_resized(model, inputs: tuple, name: str, strict: bool = False) -> OpGraph | str:
-    """The model captured by torch.export again at `grown_inputs` (static shapes), or why not."""
+    """The model captured by torch.export again at `grown_inputs` (static shapes), or why not.
+
+    Not a cheaper trace: make_fx gives the graph torch.export gives on small models, but libraries
+    branch on `torch.compiler.is_exporting()` (transformers' BEiT: a false "graph changes with the
+    input size"). Not one export with the dims `Dim.AUTO` either: it would show size-derived
+    constants as symbols, but costs 3-6 times a static export on convolutional nets (sympy
+    arithmetic on every shape), more than the probes and this export together."""
     import torch
 
     if model.training:
