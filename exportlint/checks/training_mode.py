@@ -52,10 +52,11 @@ def _eval_paths():
         def __init__(self):
             super().__init__()
             self.bn = torch.nn.BatchNorm1d(8)
+            self.norm = torch.nn.InstanceNorm1d(8, affine=True)  # per-sample statistics: the layer itself
 
         def forward(self, x):
             x = x * 2.0
-            return self.bn(F.dropout(x, 0.5, training=self.training))
+            return self.norm(self.bn(F.dropout(x, 0.5, training=self.training)).unsqueeze(-1).expand(-1, -1, 3))
 
     return Net(), (torch.randn(4, 8),)
 
@@ -105,7 +106,7 @@ class TrainingModeBehaviour(GraphRule):
                 if base in _DROPOUTS and node.args.get("train", True):
                     yield self.finding(graph, f"dropout is active in the exported graph: outputs are "
                                        f"random at inference; {why}", node=node)
-                elif base in _BATCH_NORMS and (node.args.get("training", True) or base.endswith("functional")):
+                elif base in _BATCH_NORMS and _batch_statistics(base, node.args):
                     yield self.finding(graph, "batch norm uses the batch's own statistics in the "
                                        "exported graph: outputs depend on the rest of the batch and "
                                        f"the running statistics are updated; {why}", node=node)
@@ -114,6 +115,15 @@ class TrainingModeBehaviour(GraphRule):
                                        "model input: converters reject the mutation or copy it; write "
                                        f"`x = x.{base.removeprefix('aten.').rstrip('_')}(...)` instead",
                                        node=node)
+
+
+def _batch_statistics(base: str, args: dict) -> bool:
+    """Whether a normalisation node uses (and updates) statistics of the batch rather than stored ones. An
+    instance norm's per-sample statistics are the layer itself: only one that updates running statistics
+    (given as tensors, so absent from the constant arguments) is in training mode."""
+    if base == "aten.instance_norm":
+        return args.get("use_input_stats", True) and args.get("running_mean", "a tensor") is not None
+    return args.get("training", True) or base.endswith("functional")
 
 
 def _writes_input(graph: OpGraph, node: OpNode) -> bool:
