@@ -71,22 +71,27 @@ class Subject:
             out = self.model(*self.inputs)
         return [t for t in torch.utils._pytree.tree_leaves(out) if isinstance(t, torch.Tensor)]
 
-    def traced(self) -> Any:
-        """The module the TorchScript paths convert: the one captured, else a fresh trace."""
+    @property
+    def scripted(self) -> bool:
         import torch
 
-        return self.torchscript or torch.jit.trace(self.model, self.inputs, check_trace=False, strict=False)
+        return isinstance(self.torchscript, torch.jit.ScriptModule) and not isinstance(
+            self.torchscript, torch.jit.TopLevelTracedModule)
+
+    def user_trace(self) -> Any:
+        """What `ct.convert` is given on its trace path: the scripted module when the model was scripted,
+        else `torch.jit.trace(model, inputs)` as users call it (strict, with its sanity check, which fails
+        where a re-run traces another graph: nn.MultiheadAttention's fast path), not exportlint's own trace."""
+        import torch
+
+        return self.torchscript if self.scripted else torch.jit.trace(self.model, self.inputs)
 
     def for_torchscript_exporter(self) -> Any:
         """What `torch.onnx.export(dynamo=False)` is given: the scripted module when the model was scripted,
         else the model itself, as users call it: the exporter traces it inside its export context, where
         modules take their export branches (nn.MultiheadAttention leaves its fused fast path, which a plain
         trace keeps and the exporter then fails on)."""
-        import torch
-
-        scripted = isinstance(self.torchscript, torch.jit.ScriptModule) and not isinstance(
-            self.torchscript, torch.jit.TopLevelTracedModule)
-        return self.torchscript if scripted else self.model
+        return self.torchscript if self.scripted else self.model
 
     @property
     def known_graphs(self) -> bool:

@@ -70,6 +70,16 @@ def test_the_torchscript_exporter_is_given_the_model_as_users_give_it():
     assert run.converted, run.detail
 
 
+def test_core_ml_trace_path_traces_as_users_do():
+    """`ct.convert(torch.jit.trace(model, inputs))`: the default trace's sanity check fails on
+    nn.MultiheadAttention's fast path, exportlint's own (unchecked) trace would not."""
+    model, inputs = _SelfAttention().eval(), (torch.rand(2, 5, 16),)
+    traced = torch.jit.trace(model, inputs, check_trace=False, strict=False)
+    (run,) = decide(Subject(model, inputs, None, traced), [parse_target("coreml:iOS16")], "auto", cache=False,
+                    undecided={("coreml:iOS16", "trace")})
+    assert run.path == "trace" and run.converted is False and "TracingCheckError" in run.detail
+
+
 def test_a_decision_is_reused_for_the_same_graphs_only(cache_dir):
     first = decide(_subject(), ONNX18, "auto")
     assert not any(d.detail.endswith("(cached)") for d in first)

@@ -40,7 +40,7 @@ def _convert(path: str, subject, target) -> tuple[bool, str]:
     else:
         from exportlint.tables.probe.coreml import tensor_type
 
-        source = subject.traced()
+        source = subject.user_trace()
         kwargs = {"inputs": [tensor_type(t) for t in subject.inputs]}  # int64 declared int32, as a user must
     ct.convert(source, convert_to="mlprogram", skip_model_load=True,
                minimum_deployment_target=getattr(ct.target, target.version), **kwargs)
