@@ -11,6 +11,9 @@ For each model (one subprocess each, with a timeout), per target:
 - `onnx:17+qdq`: torch.onnx.export(dynamo=True, opset 17), quantize_static(QDQ), ONNX Runtime CPU; per node: the ONNX
   nodes `node_<name>` the exporter names after the nodes of its decomposed program that come from it (`from_node`),
   quantized when they sit between DequantizeLinear and QuantizeLinear (`exportlint.families.onnx.qdq_outcome`).
+- `tflite+int8`: PT2E with litert-torch's PT2EQuantizer, convert_pt2e, litert_torch.convert(quant_config=...), the
+  .tflite run in the LiteRT interpreter; per node: quantized when every TFLite op made from it (its tensors named after
+  it while converting) computes on int8 activations (`exportlint.families.tflite.int8_outcome`).
 A failed quantization, lowering or run makes every node "fails", and the prediction agrees on all of them when it
 predicts some op to fail (on none otherwise). Nodes with no counterpart (folded: batch_norm into
 conv, relu into the QDQ conv; or renamed by the ONNX optimizer) are not compared; `coverage` says how many were.
@@ -29,7 +32,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-TARGETS = ("executorch:xnnpack+int8", "onnx:17+qdq")
+TARGETS = ("executorch:xnnpack+int8", "onnx:17+qdq", "tflite+int8")
 MODELS = ("vision.resnet18", "vision.mobilenet_v2", "vision.mobilenet_v3_small", "vision.squeezenet",
           "vision.shufflenet_v2", "hf.bert", "hf.distilbert", "hf.vit", "hf.gpt2", "hf.resnet", "hf.convnext",
           "hf.mobilevit", "vision.mnasnet", "vision.regnet_y_400mf")
@@ -47,19 +50,22 @@ def spec_of(name: str) -> str:
 def actual(model, inputs, target: str, program) -> dict[str, str]:
     """{node name: "quantized" | "float"} from the real quantizer and backend (absent: not comparable). Raises
     when quantization, lowering or the run fails."""
+    import importlib
+
     import torch
+
+    from exportlint.targets import parse_target
 
     with torch.no_grad():
         expected = [t for t in torch.utils._pytree.tree_leaves(model(*inputs)) if isinstance(t, torch.Tensor)]
-    if target.startswith("executorch"):
-        from exportlint.families.executorch import int8_outcome, run_pte
-
-        et, outcome = int8_outcome(model, inputs)
-        problem = run_pte(et.buffer, inputs, expected, compare_values=False)
+    if target.startswith(("executorch", "tflite")):  # the family module's real quantizer, converter and runtime
+        unit = importlib.import_module(parse_target(target).unit.__module__)
+        artifact, outcome = unit.int8_outcome(model, inputs)
+        problem = unit.run_int8(artifact, inputs, expected)
         names = {name: status for name, (status, _) in outcome.items()}
     else:
-        from exportlint.families.executorch import source_node
         from exportlint.families.onnx import QDQ_OPSET, qdq_outcome, quantize_qdq, run_qdq
+        from exportlint.tables.probe.harness import source_node
 
         onnx_program = torch.onnx.export(program, (), dynamo=True, opset_version=int(QDQ_OPSET), verbose=False)
         # the exporter names the ONNX value (and node, `node_<name>`) that ends a node of its decomposed program

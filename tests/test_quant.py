@@ -1,4 +1,4 @@
-"""Quantized precisions as part of the target (`executorch:xnnpack+int8`, `onnx:17+qdq`): parsing, the per-op
+"""Quantized precisions as part of the target (`executorch:xnnpack+int8`, `onnx:17+qdq`, `tflite+int8`): parsing, the per-op
 prediction (EXL610-EXL612) against the real quantizers and backends, and the summary's numbers by hand."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from functools import cache
 import pytest
 
 from conftest import check
-from exportlint.checks.quantization import _conv_bn_relu_linear, _sigmoid_gate
+from exportlint.checks.quantization import _conv_bn_relu_linear, _sigmoid_gate, _softmax_between_linears
 from exportlint.errors import UsageError
 from exportlint.targets import Target, parse_target
 
-XNNPACK, QDQ = "executorch:xnnpack+int8", "onnx:17+qdq"
+XNNPACK, QDQ, TFLITE = "executorch:xnnpack+int8", "onnx:17+qdq", "tflite+int8"
 
 
 def test_a_precision_is_part_of_the_target_and_round_trips():
@@ -21,7 +21,8 @@ def test_a_precision_is_part_of_the_target_and_round_trips():
     assert target == Target("executorch", "xnnpack", "int8") and str(target) == XNNPACK
     assert target.base == parse_target("executorch:xnnpack")
     assert str(parse_target("onnx:17+qdq")) == QDQ and parse_target("onnx+qdq").version == "18"
-    for bad in ("executorch:vulkan+int8", "onnx:11+qdq", "coreml:iOS16+int8", "onnx:17+fp8"):
+    assert parse_target("tflite:builtins+int8") == parse_target(TFLITE) == Target("tflite", "builtins", "int8")
+    for bad in ("executorch:vulkan+int8", "onnx:11+qdq", "coreml:iOS16+int8", "onnx:17+fp8", "tflite:gpu+int8"):
         with pytest.raises(UsageError, match="precisions are"):
             parse_target(bad)
 
@@ -55,17 +56,20 @@ def _predicted(build, target: str) -> dict[str, str]:
     return {o.node.name: o.status for o in predict(_graph(build), parse_target(target))}
 
 
-def test_conv_bn_relu_linear_is_fully_quantized_per_the_tables_and_the_real_xnnpack_delegate():
-    pytest.importorskip("executorch")
-    from exportlint.families.executorch import int8_outcome, run_pte
+@pytest.mark.parametrize("target, library", [(XNNPACK, "executorch"), (TFLITE, "litert_torch")])
+def test_conv_bn_relu_linear_is_fully_quantized_per_the_tables_and_the_real_quantizer(target, library):
+    pytest.importorskip(library)
+    import importlib
 
-    predicted = _predicted(_conv_bn_relu_linear, XNNPACK)
+    unit = importlib.import_module(parse_target(target).unit.__module__)
+    predicted = _predicted(_conv_bn_relu_linear, target)
     assert set(predicted.values()) == {"quantized"}, predicted
     model, inputs = _conv_bn_relu_linear()
-    et, real = int8_outcome(model, inputs)
-    assert run_pte(et.buffer, inputs, [model(*inputs)], compare_values=False) is None
+    artifact, real = unit.int8_outcome(model, inputs)
+    assert unit.run_int8(artifact, inputs, [model(*inputs)]) is None
+    # batch_norm is folded into the conv (prepare_pt2e, or the XNNPACK pattern): no op of its own
     assert {n: s for n, (s, _) in real.items()} == {n: "quantized" for n in predicted if n != "batch_norm"}
-    assert not [f for f in check(_graph(_conv_bn_relu_linear), [XNNPACK]) if f.code in ("EXL610", "EXL611")]
+    assert not [f for f in check(_graph(_conv_bn_relu_linear), [target]) if f.code in ("EXL610", "EXL611")]
 
 
 def test_conv_bn_relu_linear_is_fully_quantized_per_the_tables_and_onnx_runtime_qdq():
@@ -84,17 +88,39 @@ def test_conv_bn_relu_linear_is_fully_quantized_per_the_tables_and_onnx_runtime_
     assert real and all(status == "quantized" for status, _ in real.values()), real
 
 
+def test_a_softmax_between_quantized_ops_fails_on_tflite_and_the_litert_interpreter_agrees():
+    pytest.importorskip("litert_torch")
+    from exportlint.families.tflite import int8_outcome, run_int8
+
+    findings = [f for f in check(_graph(_softmax_between_linears), [TFLITE, XNNPACK]) if f.code == "EXL611"]
+    assert [(f.target, f.op) for f in findings] == [(TFLITE, "aten.softmax.int")]
+    model, inputs = _softmax_between_linears()
+    content, real = int8_outcome(model, inputs)
+    assert real["softmax"][0] == "quantized"  # the converter quantizes it with the linear's scale...
+    with pytest.raises(RuntimeError, match="SOFTMAX"):  # ...which the interpreter's int8 kernel refuses
+        run_int8(content, inputs, [model(*inputs)])
+
+
 def test_an_op_that_stays_float_is_reported_at_its_line_and_xnnpack_agrees():
     pytest.importorskip("executorch")
     from exportlint.families.executorch import int8_outcome
 
-    findings = [f for f in check(_graph(_sigmoid_gate), [XNNPACK, QDQ]) if f.code == "EXL610"]
+    findings = [f for f in check(_graph(_sigmoid_gate), [XNNPACK, QDQ, TFLITE]) if f.code == "EXL610"]
     assert [(f.target, f.op) for f in findings] == [(XNNPACK, "aten.sigmoid.default")]
     lines, start = inspect.getsourcelines(_sigmoid_gate)
     line = start + next(i for i, text in enumerate(lines) if "torch.sigmoid" in text)
     assert findings[0].location.line == line and "no XNNPACKQuantizer annotator" in findings[0].message
     _, real = int8_outcome(*_sigmoid_gate())
     assert real["sigmoid"][0] == "float" and real["conv2d"][0] == real["mul"][0] == "quantized"
+
+
+def test_litert_quantizes_the_sigmoid_xnnpack_leaves_float():
+    pytest.importorskip("litert_torch")
+    from exportlint.families.tflite import int8_outcome
+
+    assert set(_predicted(_sigmoid_gate, TFLITE).values()) == {"quantized"}
+    _, real = int8_outcome(*_sigmoid_gate())  # LOGISTIC with the fixed int8 scale 1/256
+    assert {real[n][0] for n in ("conv2d", "sigmoid", "mul")} == {"quantized"}
 
 
 def test_the_summary_numbers_are_right_by_hand():

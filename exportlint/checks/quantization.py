@@ -1,5 +1,5 @@
 """EXL610-EXL612: what int8 quantization does to each op, for targets with a precision (`executorch:xnnpack+int8`,
-`onnx:17+qdq`): quantized, stays float (with why), or fails; and a summary of what runs in int8.
+`onnx:17+qdq`, `tflite+int8`): quantized, stays float (with why), or fails; and a summary of what runs in int8.
 
 The per-op outcome (`predict`) walks the graph in order with the precision's table (`quant_support`): an op
 the probes saw quantized is quantized, unless it only shares its input's quantization (`shares_input`: relu,
@@ -19,7 +19,7 @@ from exportlint.tables import BOOKKEEPING_OPS, Status, load_table, quant_support
 from exportlint.targets import Target
 
 QUANTIZED, FLOAT, FAILS, UNDECIDED = "quantized", "float", "fails", "undecided"
-_INT8_TARGETS = ("executorch:xnnpack+int8", "onnx:17+qdq")
+_INT8_TARGETS = ("executorch:xnnpack+int8", "onnx:17+qdq", "tflite+int8")
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,9 @@ def _float_out(node: OpNode) -> bool:
 def _outcome(node: OpNode, preds: list[OpNode], fed: bool, quantized: dict[str, bool], target: Target,
              dialect: str) -> Outcome:
     verdict = quant_support(node.op, target, dialect, node)
+    if verdict.status is Status.UNSUPPORTED and verdict.shares_input and not fed:
+        return Outcome(node, FLOAT, f"its input here is float, so nothing quantizes it (quantized, it fails: "
+                                    f"{verdict.reason.removeprefix('when its input is quantized: ')})")
     if verdict.status is Status.UNSUPPORTED:
         return Outcome(node, FAILS, verdict.reason)
     if verdict.status not in (Status.SUPPORTED, Status.FALLBACK) and not (verdict.shares_input or verdict.fuses_after):
@@ -154,6 +157,20 @@ def _gelu_mlp():
     return Mlp().eval(), (torch.randn(2, 16),)
 
 
+def _softmax_between_linears():
+    import torch
+
+    class Scores(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.q, self.out = torch.nn.Linear(16, 16), torch.nn.Linear(16, 16)
+
+        def forward(self, x):
+            return self.out(torch.softmax(self.q(x), dim=-1))  # expect: EXL611
+
+    return Scores().eval(), (torch.randn(2, 16),)
+
+
 def _padded_conv():
     import torch
 
@@ -171,14 +188,14 @@ def _padded_conv():
 class StaysFloat(GraphRule):
     """
     ## What it does
-    For each target with a quantized precision (`--target executorch:xnnpack+int8`, `--target onnx:17+qdq`),
-    reports every op that will not run in int8, with why: the quantizer has no annotator or pattern for it
-    (no quantize/dequantize around it), the delegate has no int8 kernel for it (it is dequantized, run in
-    float and requantized), it is left out of the delegate, or a fusion pattern is split (a `relu` or
-    `batch_norm` is quantized only fused after a conv/linear: the message names the pattern the backend
-    expects, such as conv-bn-relu). The verdicts come from the precision's table, proven by quantizing
+    For each target with a quantized precision (`--target executorch:xnnpack+int8`, `--target onnx:17+qdq`,
+    `--target tflite+int8`), reports every op that will not run in int8, with why: the quantizer has no
+    annotator or pattern for it (no quantize/dequantize around it), the delegate has no int8 kernel for it
+    (it is dequantized, run in float and requantized), it is left out of the delegate, or a fusion pattern
+    is split (a `relu` or `batch_norm` is quantized only fused after a conv/linear: the message names the
+    pattern the backend expects, such as conv-bn-relu). The verdicts come from the precision's table, proven by quantizing
     one-op models with the real quantizer and backend (`rules/tables/aten-executorch-int8.json`,
-    `rules/tables/aten-onnx-qdq.json`).
+    `rules/tables/aten-onnx-qdq.json`, `rules/tables/aten-tflite-int8.json`).
 
     ## Why is this bad?
     You quantize to make the model smaller and faster on the phone; an op that stays float runs at float
@@ -190,7 +207,8 @@ class StaysFloat(GraphRule):
     y = self.conv(x)
     return y * torch.sigmoid(y)   # XNNPACK: sigmoid has no int8 annotator, stays float
     ```
-    checked with `--target executorch:xnnpack+int8`.
+    checked with `--target executorch:xnnpack+int8` (on `tflite+int8` it is quantized: an int8 LOGISTIC with
+    the fixed scale 1/256).
 
     ## Use instead
     An activation the backend quantizes (`relu`, `hardtanh`/`relu6` fuse into conv and linear on
@@ -208,7 +226,7 @@ class StaysFloat(GraphRule):
     invalid = (Example(build=_sigmoid_gate, targets=("executorch:xnnpack+int8",)),
                Example(build=_gelu_mlp, targets=("executorch:xnnpack+int8", "onnx:17+qdq")))
     valid = (Example(build=_conv_bn_relu_linear, targets=_INT8_TARGETS),
-             Example(build=_sigmoid_gate, targets=("onnx:17+qdq", "executorch:xnnpack")))
+             Example(build=_sigmoid_gate, targets=("onnx:17+qdq", "tflite+int8", "executorch:xnnpack")))
 
     def check(self, graph: OpGraph, ctx: Context) -> Iterable[Finding]:
         for target in quantized_targets(ctx):
@@ -223,7 +241,9 @@ class QuantizationFails(GraphRule):
     ## What it does
     For each target with a quantized precision, reports the ops whose one-op probe failed when quantized
     for it: the quantizer's `convert_pt2e` / `quantize_static` raised, lowering the quantized graph to the
-    delegate failed, or the quantized model did not run in the runtime (ExecuTorch, ONNX Runtime CPU).
+    delegate failed, or the quantized model did not run in the runtime (ExecuTorch, ONNX Runtime CPU, the LiteRT
+    interpreter). The one-op models read a quantized producer's output (TFLite's also feed a quantized
+    consumer, as inside a model).
     An op the float target already rejects is left to EXL101.
 
     ## Why is this bad?
@@ -234,7 +254,9 @@ class QuantizationFails(GraphRule):
     ```python
     return F.pad(self.conv(x), (1, 1, 1, 1))   # float: delegated; int8: the .pte fails to load
     ```
-    checked with `--target executorch:xnnpack+int8`.
+    checked with `--target executorch:xnnpack+int8`; or a softmax between two quantized linears on
+    `--target tflite+int8`: the converter quantizes it with the linear's output scale, and the LiteRT interpreter
+    refuses it ("output->params.scale not near 1.f / 256").
 
     ## Use instead
     Keep the op out of quantization (the quantizer's per-module or per-op-type config, `nodes_to_exclude` in
@@ -248,9 +270,11 @@ class QuantizationFails(GraphRule):
     slug = "quantization-fails"
     summary = "An op that makes quantization, lowering or the quantized model's run fail on the target."
     severity = Severity.ERROR
-    invalid = (Example(build=_padded_conv, targets=("executorch:xnnpack+int8",)),)
+    invalid = (Example(build=_padded_conv, targets=("executorch:xnnpack+int8",)),
+               Example(build=_softmax_between_linears, targets=("tflite+int8",)))
     valid = (Example(build=_conv_bn_relu_linear, targets=_INT8_TARGETS),
-             Example(build=_padded_conv, targets=("executorch:xnnpack",)))
+             Example(build=_padded_conv, targets=("executorch:xnnpack",)),
+             Example(build=_softmax_between_linears, targets=("tflite",)))
 
     def check(self, graph: OpGraph, ctx: Context) -> Iterable[Finding]:
         for target in quantized_targets(ctx):

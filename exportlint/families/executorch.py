@@ -211,16 +211,16 @@ def int8_outcome(module: Any, inputs: tuple) -> tuple[Any, dict[str, tuple[str, 
     import torch
     from executorch.exir.lowered_backend_module import get_lowered_submodules
 
+    from exportlint.tables.probe.harness import is_qdq, note_outcome, source_node
+
     converted = quantize_int8(module, inputs)
     edge = _edge(torch.export.export(converted, inputs), "xnnpack")
     int8, fused = _quant_kernels()
-    annotated = {n.name for n in converted.graph.nodes if any(_is_qdq(a, "dequantize") for a in n.all_input_nodes)}
+    annotated = {n.name for n in converted.graph.nodes if any(is_qdq(a, "dequantize") for a in n.all_input_nodes)}
     out: dict[str, tuple[str, str]] = {}
 
     def note(node: Any, status: str, why: str) -> None:
-        name = source_node(node)
-        if name and not (out.get(name, ("",))[0] == "float" and status == "quantized"):
-            out[name] = (status, why)  # one float part makes the node float
+        note_outcome(out, source_node(node), status, why)
 
     graph_module = edge.exported_program().graph_module
     for node in _compute(graph_module):
@@ -229,7 +229,7 @@ def int8_outcome(module: Any, inputs: tuple) -> tuple[Any, dict[str, tuple[str, 
         quantized: set[Any] = set()
         for node in _compute(lowered.original_module):
             name = _op_name(node.target).removeprefix("aten.")
-            inputs_dq = [_is_qdq(a, "dequantize") for a in node.all_input_nodes if a.op == "call_function"]
+            inputs_dq = [is_qdq(a, "dequantize") for a in node.all_input_nodes if a.op == "call_function"]
             if (name in int8 and inputs_dq and all(inputs_dq)) or (name in fused and set(node.all_input_nodes) & quantized):
                 quantized.add(node)
                 note(node, "quantized", "")
@@ -239,46 +239,25 @@ def int8_outcome(module: Any, inputs: tuple) -> tuple[Any, dict[str, tuple[str, 
 
 
 def _compute(graph_module: Any) -> list[Any]:
-    return [n for n in graph_module.graph.nodes if n.op == "call_function" and not _is_qdq(n)
+    from exportlint.tables.probe.harness import is_qdq
+
+    return [n for n in graph_module.graph.nodes if n.op == "call_function" and not is_qdq(n)
             and _op_name(n.target) not in _NOT_COMPUTE]
 
 
-def _is_qdq(node: Any, kind: str = "") -> bool:
-    return node.op == "call_function" and _op_name(node.target).startswith(f"quantized_decomposed.{kind}")
-
-
-def source_node(node: Any) -> str | None:
-    """The name of the node of the user's exported graph an fx node of a later pass came from (`from_node`)."""
-    sources = node.meta.get("from_node")
-    while sources:
-        if not sources[-1].from_node:
-            return sources[-1].name
-        sources = sources[-1].from_node
-    return None
+def run_int8(et: Any, inputs: tuple, expected: list) -> str | None:
+    """Run the int8 `.pte` in executorch.runtime: None when it runs and its outputs have PyTorch's shapes."""
+    return run_pte(et.buffer, inputs, expected, compare_values=False)
 
 
 def probe_int8(case: Any) -> Any:
     """One catalogue probe after a quantized producer (`after_producer`), quantized and lowered with
     `int8_outcome`, the `.pte` run in executorch.runtime (shapes compared: int8 changes the numbers).
     `fallback["xnnpack"]` lists the ATen ops that stayed float, `note` why."""
-    from exportlint.tables.probe.harness import after_producer, begin_probe, first_line
+    from exportlint.tables.probe.harness import quant_probe
 
-    record, module, program, inputs, expected = begin_probe(after_producer(case))
-    if program is None:
-        return record
-    stage = "quantizing or lowering"
-    try:
-        et, outcome = int8_outcome(module, inputs)
-        stage = "loading or running the .pte in executorch.runtime"
-        record.results["xnnpack"] = run_pte(et.buffer, inputs, expected, compare_values=False)
-    except Exception as exc:  # noqa: BLE001 - the quantizer's, lowering's or runtime's error is the result
-        record.results["xnnpack"] = f"{stage}: {first_line(exc)}"
-        return record
-    targets = {n.name: str(n.target) for n in program.graph.nodes if n.op == "call_function"}
-    left = {targets[name]: why for name, (status, why) in outcome.items() if status == "float" and name in targets}
-    record.fallback["xnnpack"] = sorted(left)
-    record.note = "; ".join(f"{op}: {why}" for op, why in sorted(left.items()))
-    return record
+    return quant_probe(case, "xnnpack", int8_outcome, run_int8,
+                       ("quantizing or lowering", "loading or running the .pte in executorch.runtime"))
 
 
 def _prepare_int8() -> None:

@@ -1,9 +1,21 @@
 """TFLite / LiteRT: `litert_torch.convert`, the ops the flatbuffer needs, a run in the LiteRT
-interpreter; for `tflite:gpu` the GPU-delegate rules on the converted nodes (an estimate, no device)."""
+interpreter; for `tflite:gpu` the GPU-delegate rules on the converted nodes (an estimate, no device).
+
+Precision `tflite+int8`: litert-torch's PT2E quantizer (static int8, per-channel weights), `litert_torch.convert`
+with its `QuantConfig`, the int8 ops read from the flatbuffer and the model run in the LiteRT interpreter.
+"""
 
 from __future__ import annotations
 
-from exportlint.family import EXPORT_GRAPH, ConversionPath, Family
+from typing import Any
+
+from exportlint.family import EXPORT_GRAPH, ConversionPath, Family, Precision
+
+INT8 = Precision(
+    "int8", ("builtins",), "prepare_pt2e/convert_pt2e with litert_torch.quantize's PT2EQuantizer("
+    "get_symmetric_quantization_config(is_per_channel=True)), then litert_torch.convert(quant_config=QuantConfig("
+    "pt2e_quantizer=...)), run in the LiteRT interpreter", "aten-tflite-int8",
+    ("torch", "litert-torch", "ai-edge-litert", "torchao"))
 
 
 class TFLite(Family):
@@ -22,6 +34,7 @@ class TFLite(Family):
                    "TFLITE_GPU_INFERENCE_PRIORITY_MAX_PRECISION, is_precision_loss_allowed = 0)"}
     docs = ("`litert_torch.convert`, the ops the flatbuffer needs, then a run in the LiteRT interpreter; "
             "`tflite:gpu` applies the GPU delegate's rules to the converted nodes (an estimate, no device).")
+    precisions = {"int8": INT8}
 
     @classmethod
     def target_text(cls, version: str) -> str:
@@ -64,3 +77,185 @@ def _run_litert(content: bytes, inputs: tuple) -> None:
     for detail, value in zip(sorted(interpreter.get_input_details(), key=lambda d: d["index"]), inputs):
         interpreter.set_tensor(detail["index"], value.numpy().astype(detail["dtype"]))
     interpreter.invoke()
+
+
+# --- int8: PT2E static quantization with litert-torch's quantizer ---------------------------------------
+
+NO_ANNOTATION = ("no litert_torch PT2EQuantizer annotator or pattern takes it: no quantize/dequantize around it "
+                 "after convert_pt2e")
+FLOAT_KERNEL = "the TFLite converter keeps it in float between DEQUANTIZE and QUANTIZE (no int8 form of it)"
+_INT_TYPES = ("INT8", "UINT8", "INT16")  # quantized activations
+_QDQ_OPS = ("QUANTIZE", "DEQUANTIZE")
+AEQ_STATIC_INT8 = "static_wi8_ai8"  # ai-edge-quantizer's int8 weights and activations, as PT2E's
+
+
+def quantize_int8(module: Any, inputs: tuple) -> tuple[Any, Any]:
+    """PT2E static int8 with litert-torch's quantizer: torch.export, prepare_pt2e, calibrate on `inputs`,
+    convert_pt2e (Q/DQ kept for the converter): (the converted module, the quantizer)."""
+    import torch
+    from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    quantizer = PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
+    prepared = prepare_pt2e(torch.export.export(module, inputs).module(), quantizer)
+    prepared(*inputs)
+    return convert_pt2e(prepared, fold_quantize=False), quantizer
+
+
+def int8_outcome(module: Any, inputs: tuple) -> tuple[bytes, dict[str, tuple[str, str]]]:
+    """Quantize and convert `module` for real: (the .tflite flatbuffer, {name of a node of `torch.export`'s graph:
+    ("quantized" | "float", why)}). A node is quantized when every TFLite op made from it computes on int8
+    activations (no float32 tensor in or out). Nodes that became no op (folded, or no-ops) are absent. Raises the
+    quantizer's or converter's error."""
+    import re
+    from unittest import mock
+
+    import litert_torch
+    import torch
+    from litert_torch.quantize.quant_config import QuantConfig
+
+    from exportlint.tables.probe.harness import is_qdq, note_outcome, source_node
+    from exportlint.tables.probe.litert import read_operators
+
+    converted, quantizer = quantize_int8(module, inputs)
+    annotated = {source_node(n) for n in converted.graph.nodes
+                 if any(is_qdq(a, "dequantize") for a in n.all_input_nodes)}
+    # the user's nodes (layout ops the converter adds carry the names of the quantizer's own nodes)
+    users = {source_node(n) or n.name for n in converted.graph.nodes if n.op == "call_function" and not is_qdq(n)}
+    # litert-torch names a tensor after the module path of the node that made it; name it after the user's node
+    with mock.patch("litert_torch.backend.debuginfo.build_mlir_debuginfo", lambda n: f"<{source_node(n) or n.name}>"):
+        edge = litert_torch.convert(converted, inputs, quant_config=QuantConfig(pt2e_quantizer=quantizer))
+    content = edge.model_content()
+    _, operators, outputs = read_operators(content)
+    # a model output tensor is named after the signature: it comes from the node that ends that output
+    ends = []
+    for node in torch.utils._pytree.tree_leaves(next(n for n in converted.graph.nodes if n.op == "output").args):
+        while is_qdq(node):
+            node = node.args[0]
+        ends.append(f"<{source_node(node) or node.name}>")
+    named = dict(zip(outputs, ends))
+    out: dict[str, tuple[str, str]] = {}
+    for op in operators:
+        runtime = [t.dtype for t in (*op.inputs, *op.outputs) if not t.const]
+        if op.op in _QDQ_OPS or not any(d.startswith("FLOAT") or d in _INT_TYPES for d in runtime):
+            continue  # the quantizer's own ops; integer or index math
+        floating = any(d.startswith("FLOAT") for d in runtime)
+        for t in op.outputs:
+            for name in users.intersection(re.findall(r"<([^<>]+)>", named.get(t.name, t.name))):
+                note_outcome(out, name, "float" if floating else "quantized",
+                             (FLOAT_KERNEL if name in annotated else NO_ANNOTATION) if floating else "")
+    return content, out
+
+
+def run_int8(content: bytes, inputs: tuple, expected: list) -> str | None:
+    """Run the int8 flatbuffer in the LiteRT interpreter: None when it runs and its outputs have PyTorch's shapes."""
+    from exportlint.tables.probe.litert import compare_signature, run_signature
+
+    return compare_signature(expected, run_signature(content, inputs)[0], compare_values=False)
+
+
+def probe_int8(case: Any) -> Any:
+    """One catalogue probe between a quantized producer and consumer (`after_producer`), quantized and converted
+    with `int8_outcome`, run in the LiteRT interpreter (shapes compared: int8 changes the numbers). `produced` lists
+    the TFLite ops, `fallback["builtins"]` the ATen ops that stayed float, `note` why."""
+    from exportlint.tables.probe.harness import quant_probe
+    from exportlint.tables.probe.litert import read_tflite
+
+    return quant_probe(case, "builtins", int8_outcome, run_int8,
+                       ("quantizing or converting", "running the int8 model in the LiteRT interpreter"),
+                       consumer=True, produced=lambda content: read_tflite(content)[0])
+
+
+def _prepare_int8() -> None:
+    import litert_torch  # noqa: F401
+    import litert_torch.quantize.pt2e_quantizer  # noqa: F401
+    import torchao.quantization.pt2e.quantize_pt2e  # noqa: F401
+    from ai_edge_litert.interpreter import Interpreter  # noqa: F401
+
+
+probe_int8.prepare = _prepare_int8
+
+
+def _aten_ops_named(*functions: Any) -> list[str]:
+    """The ATen overloads a function of the quantizer's source names (`torch.ops.aten.NAME.OVERLOAD`)."""
+    import inspect
+    import re
+
+    return sorted({f"aten.{m}" for fn in functions
+                   for m in re.findall(r"torch\.ops\.aten\.(\w+\.\w+)", inspect.getsource(fn))})
+
+
+def int8_sources() -> tuple[list[str], dict[str, list[str]]]:
+    """From the installed quantizer's source: the ATen ops quantized only after a quantized op (they share its
+    qparams, `_is_share_obs_or_fq_op`, unless an annotator of their own takes them (`STATIC_OPS`); and the
+    fixed-qparams ops, annotated only when their input is), and batch_norm, which prepare_pt2e folds into the conv
+    before it (`_fuse_conv_bn_`: `_is_conv_or_conv_transpose_node`)."""
+    from litert_torch.quantize import pt2e_quantizer_utils as utils
+    from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer
+    from torchao.quantization.pt2e import utils as pt2e_utils
+
+    from exportlint.tables.probe.harness import aten_overloads
+
+    shares = [str(op) for op in aten_overloads() if utils._is_share_obs_or_fq_op(op)
+              and op.__name__.split(".")[0] not in PT2EQuantizer.STATIC_OPS]
+    shares += _aten_ops_named(utils.OP_TO_ANNOTATOR["fixed_qparams"])
+    convs = _aten_ops_named(pt2e_utils._is_conv_node, pt2e_utils._is_conv_transpose_node)
+    return sorted(set(shares)), dict.fromkeys(("aten.batch_norm.default",
+                                               "aten._native_batch_norm_legit_no_training.default"), convs)
+
+
+def python_call_ops() -> set[str]:
+    """The ops litert-torch's quantizer annotates by the Python call that made them (`get_source_partitions`:
+    `a + b`, `torch.mul`), never by ATen overload: a graph that calls the overload itself, as the schema-filled
+    core probes do, is left float, a model's `a + b` is quantized."""
+    import inspect
+
+    from litert_torch.quantize import pt2e_quantizer_utils as utils
+    from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer
+
+    return {name for name in PT2EQuantizer.STATIC_OPS if "get_source_partitions" in inspect.getsource(
+        utils.OP_TO_ANNOTATOR[name]) and not _aten_ops_named(utils.OP_TO_ANNOTATOR[name])}
+
+
+def build_int8_table(records: list[Any], probe_meta: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    from ai_edge_quantizer import default_policy
+    from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer
+
+    from exportlint.tables.probe import harness
+    from exportlint.tables.probe.catalog import catalog
+
+    shares, folds = int8_sources()
+    policy = json.loads(default_policy.DEFAULT_JSON_POLICY)["ops_per_config"][AEQ_STATIC_INT8]
+
+    def stays_float(record: Any, version: str, op: str) -> str:
+        # the TFLite ops of the probe but the quantizer's and the producer's and consumer's MUL
+        own = sorted(set(record.produced) - {"QUANTIZE", "DEQUANTIZE"} - ({"MUL"} if op != "aten.mul.Tensor" else set()))
+        if not own or not set(own) <= set(policy):
+            return harness.stays_float(record, version, op)
+        return harness.stays_float(record, version, op) + (
+            f" (ai-edge-quantizer's default policy quantizes {', '.join(own)} statically ({AEQ_STATIC_INT8}): "
+            "quantizing the float .tflite with ai_edge_quantizer would)")
+
+    probes, by_call = catalog(), python_call_ops()
+    records = [r for r in records if not (r.name in probes and probes[r.name].origin == "core"
+                                          and r.op.split(".")[1] in by_call)]
+    probed = harness.merge(records, INT8.versions, "produces")
+    harness.mark_fallback(probed, records, INT8.versions, stays_float, exact=True)
+    harness.fails_when_fed(probed, records, "builtins")
+    registry = harness.quant_sources(probed, shares, folds)
+    return harness.assemble(
+        "tflite-int8", INT8.versions, registry, probed, records, probe_meta, generator=__name__,
+        generator_version="1", libraries=INT8.libraries, sources=[
+            f"probes: each catalogue op between a quantized producer and consumer (w1 * x, y * w2), {INT8.call}; "
+            "a node is quantized when every TFLite op made from it (tensors named after it while converting) computes on int8 activations",
+            "registry: litert_torch.quantize.pt2e_quantizer_utils._is_share_obs_or_fq_op less PT2EQuantizer.STATIC_OPS "
+            "and the fixed_qparams annotator's ops (shares_input); torchao prepare_pt2e's conv-batch_norm folding "
+            "(fuses_after); the schema-filled core probes of ops it annotates by Python call (python_call_ops: "
+            f"{', '.join(sorted(by_call))}) are left out",
+            f"ai-edge-quantizer {harness.library_versions('ai-edge-quantizer').get('ai-edge-quantizer')} "
+            f"default_policy.DEFAULT_JSON_POLICY ops_per_config[{AEQ_STATIC_INT8!r}]: the TFLite ops "
+            "ai-edge-quantizer quantizes (named in the reason of an op that stays float)"],
+        registry={"patterns": list(PT2EQuantizer.STATIC_OPS), "shares_input": shares,
+                  "ai_edge_quantizer": sorted(set(policy))}, dtypes={})

@@ -128,6 +128,7 @@ CORE_MATCH: dict[str, dict[str, Any]] = {
     "aten.upsample_nearest2d.vec": {"given": {"output_size": True}},
     "aten.upsample_bilinear2d.vec": {"given": {"output_size": True}, "args": {"align_corners": False}},
     "aten.index.Tensor": {"inputs": {"1": {"dtype": "int64"}}},
+    "aten.addmm.default": {"inputs": {"2": {"const": False}}},
     "aten.div.Scalar_mode": {"args": {"rounding_mode": "floor"}, **_F32},
     **dict.fromkeys(["aten.sum.dim_IntList", "aten.mean.dim", "aten.mean.default",
                      "aten.cumsum.default"], _F32),
@@ -605,15 +606,17 @@ def _hand_written() -> list[OneOp]:
         fn("Tensor.scatter_reduce" + ("" if reduce == "amax" else f"[{reduce}]"), "aten.scatter_reduce.two",
            lambda x, i, s, r=reduce: x.scatter_reduce(1, i, s, r), lambda: _x(3, 4), idx, lambda: _x(3, 2),
            conditions=f"reduce='{reduce}'", match={"args": {"reduce": reduce}})
-    fn("Tensor.scatter_", "aten.scatter_.src", lambda x, i, s: (x * 1).scatter_(1, i, s),
+    # in-place ops on a copy, `x * 1.0`: an integer scalar alone fails litert-torch's PT2E calibration
+    # (HistogramObserver on the int64 tensor its `_convert_scalars_to_attrs` makes)
+    fn("Tensor.scatter_", "aten.scatter_.src", lambda x, i, s: (x * 1.0).scatter_(1, i, s),
        lambda: _x(3, 4), idx, lambda: _x(3, 2))
     fn("torch.select_scatter", "aten.select_scatter.default",
        lambda x, s: torch.select_scatter(x, s, 0, 1), lambda: _x(3, 4), lambda: _x(4))
     fn("torch.scalar_tensor", "aten.scalar_tensor.default", lambda x: x + torch.scalar_tensor(2.0),
        lambda: _x(3, 4))
-    fn("Tensor.add_", "aten.add_.Tensor", lambda x, y: (x * 1).add_(y), lambda: _x(3, 4),
+    fn("Tensor.add_", "aten.add_.Tensor", lambda x, y: (x * 1.0).add_(y), lambda: _x(3, 4),
        lambda: _x(3, 4))
-    fn("Tensor.mul_", "aten.mul_.Tensor", lambda x: (x * 1).mul_(2.0), lambda: _x(3, 4))
+    fn("Tensor.mul_", "aten.mul_.Tensor", lambda x: (x * 1.0).mul_(2.0), lambda: _x(3, 4))
     fn("torch.arange[end]", "aten.arange.default", lambda x: x + torch.arange(4), lambda: _x(3, 4))
     fn("Tensor.item", "aten.item.default", lambda x, y: x * y.sum().item(), lambda: _x(2, 3),
        lambda: _x(3))
@@ -639,6 +642,23 @@ def _hand_written() -> list[OneOp]:
         layer(f"nn.{act}[inplace]", f"aten.{act.lower()}_.default",
               lambda a=act: nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), getattr(nn, a)(inplace=True)),
               img, conditions="inplace=True, after a conv")
+    # The patterns quantizers fuse (conv-bn-relu, linear-relu), as models write them: what the one-op
+    # probes of relu and batch_norm cannot show
+    layer("nn.Conv2d+BatchNorm2d+ReLU", "aten.relu.default",
+          lambda: nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU()), img,
+          conditions="after conv2d and batch_norm (the conv-bn-relu pattern)")
+    layer("nn.Linear+ReLU", "aten.relu.default", lambda: nn.Sequential(nn.Linear(8, 6), nn.ReLU()), seq,
+          conditions="after linear (the linear-relu pattern)")
+    class Addmm(nn.Module):  # GPT-2's Conv1D: addmm of a parameter weight (quantizers take only that form)
+        def __init__(self):
+            super().__init__()
+            self.weight, self.bias = nn.Parameter(torch.randn(8, 6)), nn.Parameter(torch.randn(6))
+
+        def forward(self, x):
+            return torch.addmm(self.bias, x, self.weight)
+
+    layer("torch.addmm[parameter]", "aten.addmm.default", Addmm, lambda: _x(4, 8),
+          conditions="a parameter weight (GPT-2's Conv1D)", match={"inputs": {"2": {"const": True}}})
     class PackedLSTM(nn.Module):  # the pair the TorchScript exporter needs around an RNN
         def __init__(self):
             super().__init__()

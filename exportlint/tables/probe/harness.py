@@ -393,10 +393,12 @@ def _fallback_by_form(op: str, v: str, records: Iterable[ProbeRecord], forms: di
     return conditional_entry(op, variants, [r.name for r in own if r.name not in forms])
 
 
-def after_producer(case: Any) -> Any:
+def after_producer(case: Any, consumer: bool = False) -> Any:
     """A quantization probe of `case`: its first float input multiplied by a parameter first, so that the op
     reads a quantized tensor as it does in a model (a `mul` by a weight is quantized by every quantizer
-    probed). A case without a float input is returned as is."""
+    probed); with `consumer`, its float outputs multiplied by a parameter too, so that a quantized op reads
+    them (a converter that quantizes an op between a dequantize and a quantize, TFLite's, then does). A case
+    without a float input is returned as is."""
     from dataclasses import replace
 
     def build() -> tuple[Any, tuple]:
@@ -412,13 +414,73 @@ def after_producer(case: Any) -> Any:
                 super().__init__()
                 self.inner = module
                 self.scale = torch.nn.Parameter(torch.rand_like(inputs[first]) + 0.5)
+                if consumer:
+                    self.after = torch.nn.Parameter(torch.tensor([1.5]))
 
             def forward(self, *args: Any) -> Any:
-                return self.inner(*args[:first], args[first] * self.scale, *args[first + 1:])
+                out = self.inner(*args[:first], args[first] * self.scale, *args[first + 1:])
+                return torch.utils._pytree.tree_map(
+                    lambda t: t * self.after if isinstance(t, torch.Tensor) and t.is_floating_point() else t,
+                    out) if consumer else out
 
         return AfterProducer().eval(), inputs
 
     return replace(case, build=build)
+
+
+def is_qdq(node: Any, kind: str = "") -> bool:
+    """Whether an fx node is a PT2E quantize/dequantize op (`kind`: "quantize", "dequantize" or either)."""
+    return node.op == "call_function" and getattr(node.target, "__name__", str(node.target)).startswith(
+        f"quantized_decomposed.{kind}")
+
+
+def source_node(node: Any) -> str | None:
+    """The name of the node of the user's exported graph an fx node of a later pass came from (`from_node`)."""
+    sources = node.meta.get("from_node")
+    while sources:
+        if not sources[-1].from_node:
+            return sources[-1].name
+        sources = sources[-1].from_node
+    return None
+
+
+def note_outcome(out: dict[str, tuple[str, str]], name: str | None, status: str, why: str) -> None:
+    """Record one part of node `name`'s real quantization outcome: one float part makes the node float."""
+    if name and not (out.get(name, ("",))[0] == "float" and status == "quantized"):
+        out[name] = (status, why)
+
+
+def record_float(record: ProbeRecord, program: Any, outcome: dict[str, tuple[str, str]], version: str) -> ProbeRecord:
+    """Fill a quantization probe's record from the real outcome ({node name: ("quantized" | "float", why)}):
+    `fallback[version]` the ATen ops of `program` that stayed float, `note` why ("OP: why; ...", `stays_float`)."""
+    targets = {n.name: str(n.target) for n in program.graph.nodes if n.op == "call_function"}
+    left = {targets[name]: why for name, (status, why) in outcome.items() if status == "float" and name in targets}
+    record.fallback[version] = sorted(left)
+    record.note = "; ".join(f"{op}: {why}" for op, why in sorted(left.items()))
+    return record
+
+
+def quant_probe(case: Any, version: str, quantize: Callable[[Any, tuple], tuple[Any, dict[str, tuple[str, str]]]],
+                run: Callable[[Any, tuple, list[Any]], str | None], stages: tuple[str, str], consumer: bool = False,
+                produced: Callable[[Any], list[str]] | None = None) -> ProbeRecord:
+    """The body of a quantization probe: `case` after a quantized producer (`after_producer`, with `consumer`),
+    exported, then `quantize(module, inputs) -> (artifact, {node: (status, why)})` (the real quantizer and
+    converter) and `run(artifact, inputs, expected) -> problem`; a failure is recorded with the stage it happened
+    in (`stages`: quantizing, running), else `record_float` and `produced(artifact)` (the target's ops)."""
+    record, module, program, inputs, expected = begin_probe(after_producer(case, consumer))
+    if program is None:
+        return record
+    stage = stages[0]
+    try:
+        artifact, outcome = quantize(module, inputs)
+        stage = stages[1]
+        record.results[version] = run(artifact, inputs, expected)
+    except Exception as exc:  # noqa: BLE001 - the quantizer's, converter's or runtime's error is the result
+        record.results[version] = f"{stage}: {first_line(exc)}"
+        return record
+    if produced:
+        record.produced = produced(artifact)
+    return record_float(record, program, outcome, version)
 
 
 def stays_float(record: ProbeRecord, version: str, op: str) -> str:
@@ -426,6 +488,24 @@ def stays_float(record: ProbeRecord, version: str, op: str) -> str:
     record's `note` ("OP: why; OP: why", the probe's ops that stayed float), or all of it when `op` is not named."""
     reasons = dict(part.partition(": ")[::2] for part in record.note.split("; "))
     return f"stays float: {reasons[op]}" if op in reasons else f"stays float: {record.note}"
+
+
+def fails_when_fed(probed: dict[str, dict[str, dict[str, Any]]], records: Iterable[ProbeRecord], version: str) -> None:
+    """Where an op's own quantization probes (after a quantized producer) all fail, but every other probe that
+    contained it converted with the op left float (its input was float there), the op fails only when its input is
+    quantized: its entry becomes the failure, with `shares_input` (`merge` leaves such disagreeing probes without
+    a form "unverified")."""
+    records = [r for r in records if not r.error and version in r.results]
+    for op, per_version in probed.items():
+        entry = per_version.get(version)
+        if not entry or entry["status"] != "unverified" or entry.get("variants"):
+            continue
+        own = [r for r in records if r.op == op and op in r.ops]
+        other = [r for r in records if r.op != op and op in r.ops]
+        if own and other and all(r.results[version] for r in own) and all(
+                r.results[version] is None and op in r.fallback.get(version, []) for r in other):
+            per_version[version] = {"status": "unsupported", "evidence": "probe", "probe": own[0].name, "shares_input": True,
+                                    "reason": f"when its input is quantized: {own[0].results[version]}"}
 
 
 def quant_sources(probed: dict[str, dict[str, dict[str, Any]]], shares: Iterable[str],

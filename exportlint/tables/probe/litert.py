@@ -8,6 +8,7 @@ table generation from the recorded nodes with `gpu_blockers`: no GPU here, a sta
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from exportlint.tables.probe.harness import ProbeRecord, begin_probe, compare_outputs, first_line
@@ -147,9 +148,24 @@ def gpu_blockers(nodes: list[list[Any]]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def read_tflite(model: bytes) -> tuple[list[str], list[list[Any]]]:
-    """(op codes used, [op, [runtime input dtypes]] per node) of a .tflite flatbuffer: the one reader, for
-    litert-torch's models and TensorFlow's converter's (its schema module where LiteRT's is not installed)."""
+@dataclass(frozen=True)
+class Tensor:
+    name: str
+    dtype: str  # TensorType name: "FLOAT32", "INT8", ...
+    const: bool  # backed by a buffer (a weight or constant), not computed at run time
+
+
+@dataclass(frozen=True)
+class Operator:
+    op: str  # builtin op name, or "CUSTOM:<code>"
+    inputs: tuple[Tensor, ...]
+    outputs: tuple[Tensor, ...]
+
+
+def read_operators(model: bytes) -> tuple[list[str], list[Operator], list[str]]:
+    """(op codes used, every operator of every subgraph in order, the main subgraph's output tensor names) of a
+    .tflite flatbuffer: the one reader, for litert-torch's models and TensorFlow's converter's (its schema module
+    where LiteRT's is not installed)."""
     try:
         from ai_edge_litert import schema_py_generated as schema
     except ImportError:
@@ -164,21 +180,52 @@ def read_tflite(model: bytes) -> tuple[list[str], list[list[Any]]]:
         code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
         codes.append(f"CUSTOM:{oc.CustomCode().decode()}" if code == schema.BuiltinOperator.CUSTOM
                      else op_names.get(code, str(code)))
-    nodes = []
+    operators, outputs = [], []
     for s in range(root.SubgraphsLength()):
         graph = root.Subgraphs(s)
+
+        def tensor(t: int) -> Tensor:
+            spec = graph.Tensors(t)
+            return Tensor(spec.Name().decode(), type_names[spec.Type()], root.Buffers(spec.Buffer()).DataLength() > 0)
+
+        if s == 0:
+            outputs = [tensor(graph.Outputs(k)).name for k in range(graph.OutputsLength())]
         for j in range(graph.OperatorsLength()):
             node = graph.Operators(j)
-            runtime = []
-            for k in range(node.InputsLength()):
-                t = node.Inputs(k)
-                if t >= 0 and root.Buffers(graph.Tensors(t).Buffer()).DataLength() == 0:
-                    runtime.append(type_names[graph.Tensors(t).Type()])
-            nodes.append([codes[node.OpcodeIndex()], sorted(set(runtime))])
-    return sorted(set(codes)), nodes
+            inputs = [node.Inputs(k) for k in range(node.InputsLength())]
+            operators.append(Operator(codes[node.OpcodeIndex()], tuple(tensor(t) for t in inputs if t >= 0),
+                                      tuple(tensor(node.Outputs(k)) for k in range(node.OutputsLength()))))
+    return sorted(set(codes)), operators, outputs
 
 
-def _compare(expected: Any, got: dict[str, Any], compare_values: bool) -> str | None:
+def read_tflite(model: bytes) -> tuple[list[str], list[list[Any]]]:
+    """(op codes used, [op, [runtime input dtypes]] per node) of a .tflite flatbuffer (`read_operators`)."""
+    codes, operators, _ = read_operators(model)
+    return codes, [[o.op, sorted({t.dtype for t in o.inputs if not t.const})] for o in operators]
+
+
+def run_signature(model: bytes, inputs: tuple) -> tuple[dict[str, Any], list[str]]:
+    """Run the flatbuffer's signature in the LiteRT interpreter: (its outputs by name, the input casts it needed).
+    Inputs are cast to the types the model declares (litert-torch makes 64-bit inputs 32-bit); an int8 input (a
+    quantized model's) is quantized with its scale and zero point."""
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(model_content=model).get_signature_runner()
+    details = runner.get_input_details()
+    names = sorted(details, key=lambda k: int(k.rsplit("_", 1)[-1]))
+    feed = {n: t.detach().numpy() for n, t in zip(names, inputs)}
+    narrowed = sorted({f"{a.dtype}->{details[n]['dtype'].__name__}" for n, a in feed.items()
+                       if a.dtype != details[n]["dtype"]})
+    for n, a in feed.items():
+        scale, zero = details[n]["quantization"]
+        if scale and a.dtype.kind == "f":
+            info = np.iinfo(details[n]["dtype"])
+            feed[n] = np.clip(np.round(a / scale) + zero, info.min, info.max)
+    return runner(**{n: a.astype(details[n]["dtype"]) for n, a in feed.items()}), narrowed
+
+
+def compare_signature(expected: Any, got: dict[str, Any], compare_values: bool) -> str | None:
     """None when the interpreter's outputs (by signature name, `output_N`) match PyTorch's, else why not."""
     import torch
 
@@ -190,7 +237,6 @@ def _compare(expected: Any, got: dict[str, Any], compare_values: bool) -> str | 
 
 def probe_case(case: OneOp) -> ProbeRecord:
     import litert_torch
-    from ai_edge_litert.interpreter import Interpreter
 
     record, module, program, inputs, expected = begin_probe(case)
     if program is None:  # not exportable: the probe says nothing about TFLite
@@ -210,16 +256,10 @@ def probe_case(case: OneOp) -> ProbeRecord:
         record.note = "select-TF ops: converted, not run (no flex delegate here)"
         return record
     try:
-        runner = Interpreter(model_content=model).get_signature_runner()
-        details = runner.get_input_details()
-        names = sorted(details, key=lambda k: int(k.rsplit("_", 1)[-1]))
-        feed = {n: t.detach().numpy() for n, t in zip(names, inputs)}
-        narrowed = sorted({f"{a.dtype}->{details[n]['dtype'].__name__}" for n, a in feed.items()
-                           if a.dtype != details[n]["dtype"]})
+        got, narrowed = run_signature(model, inputs)
         if narrowed:  # litert-torch gives 64-bit inputs 32-bit model inputs: feed what the model takes
             record.note = f"model inputs narrowed: {', '.join(narrowed)}"
-        got = runner(**{n: a.astype(details[n]["dtype"]) for n, a in feed.items()})
-        outcome = _compare(expected, got, case.deterministic)
+        outcome = compare_signature(expected, got, case.deterministic)
     except Exception as exc:  # noqa: BLE001 - the runtime's error is the result
         outcome = f"LiteRT interpreter: {first_line(exc)}"
     record.results = dict.fromkeys(("builtins", "select"), outcome)
