@@ -207,7 +207,10 @@ def _hand_written() -> list[OneOp]:
     layer("nn.Conv3d", "aten.conv3d.default", lambda: nn.Conv3d(3, 2, 3, padding=1),
           lambda: _x(1, 3, 4, 6, 6))
     layer("nn.ConvTranspose2d", "aten.conv_transpose2d.input",
-          lambda: nn.ConvTranspose2d(3, 4, 3, stride=2), img)
+          lambda: nn.ConvTranspose2d(3, 4, 3, stride=2), img, match={"args": {"output_padding": [0, 0]}})
+    layer("nn.ConvTranspose2d[output_padding]", "aten.conv_transpose2d.input",
+          lambda: nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1), img,
+          conditions="output_padding=1", match={"args": {"output_padding": [1, 1]}})
     layer("nn.Linear", "aten.linear.default", lambda: nn.Linear(8, 6), seq)
     layer("nn.BatchNorm2d", "aten.batch_norm.default", lambda: nn.BatchNorm2d(3), img)
     layer("nn.BatchNorm1d", "aten.batch_norm.default", lambda: nn.BatchNorm1d(5), seq)
