@@ -30,13 +30,13 @@ TRANSLATION, CONVERTER = "translation", "converter"
 # The detail of a conversion that worked and ran but computes other outputs than the source model (EXL101 warns):
 # the converter did its job, the numbers (or a data-dependent size, e.g. NMS's box count) are the user's to judge.
 NUMERICS_CAVEAT = "converts and runs, but its outputs differ from the source model's"
+ON_META = "the model is on the meta device (no weights, no data): converters need real tensors; the tables decide"
+CONVERTER_TIMEOUT = 600.0  # seconds one conversion may take; `EXPORTLINT_CONVERTER_TIMEOUT` overrides
 
 
 def ran(problem: str | None, detail: str) -> tuple[bool, str]:
     """A runner's answer for a converted model that ran: converted, with the output difference as the caveat."""
     return True, f"{NUMERICS_CAVEAT}: {problem}" if problem else detail
-ON_META = "the model is on the meta device (no weights, no data): converters need real tensors; the tables decide"
-CONVERTER_TIMEOUT = 600.0  # seconds one conversion may take; `EXPORTLINT_CONVERTER_TIMEOUT` overrides
 
 
 @dataclass(frozen=True)
