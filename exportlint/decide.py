@@ -56,12 +56,22 @@ class Decision:
 @dataclass(frozen=True)
 class Subject:
     """What the runners convert: the user's module, its example inputs, the ExportedProgram and the
-    TorchScript module (traced, or scripted) exportlint captured (None when that capture failed)."""
+    TorchScript module (traced, or scripted) exportlint captured (None when that capture failed), and a
+    copy of the module taken before anything ran it (`unrun_copy`; None: the module itself)."""
 
     model: Any
     inputs: tuple
     program: Any = None
     torchscript: Any = None
+    unrun: Any = None
+
+    def fresh(self) -> Any:
+        """The module as the user's code has it when it calls a converter: a new copy of the unrun module. A
+        module that caches on its first call (LeViT's attention biases) would otherwise meet the converter
+        with what exportlint's runs left in it."""
+        import copy
+
+        return self.model if self.unrun is None else copy.deepcopy(self.unrun)
 
     def expected(self) -> list:
         """PyTorch's outputs on the example inputs, flattened to tensors: what a runtime must match."""
@@ -84,14 +94,14 @@ class Subject:
         where a re-run traces another graph: nn.MultiheadAttention's fast path), not exportlint's own trace."""
         import torch
 
-        return self.torchscript if self.scripted else torch.jit.trace(self.model, self.inputs)
+        return self.torchscript if self.scripted else torch.jit.trace(self.fresh(), self.inputs)
 
     def for_torchscript_exporter(self) -> Any:
         """What `torch.onnx.export(dynamo=False)` is given: the scripted module when the model was scripted,
         else the model itself, as users call it: the exporter traces it inside its export context, where
         modules take their export branches (nn.MultiheadAttention leaves its fused fast path, which a plain
         trace keeps and the exporter then fails on)."""
-        return self.torchscript if self.scripted else self.model
+        return self.torchscript if self.scripted else self.fresh()
 
     @property
     def known_graphs(self) -> bool:

@@ -129,16 +129,21 @@ def cached_check(spec: str, options: Options, shapes: list[str], dtypes: list[st
 
 def capture_module(model, inputs: tuple, name: str, options: Options) -> tuple[OpGraph, Subject]:
     """A PyTorch model's graph, with the TorchScript paths' graph when a target needs it."""
-    from exportlint.capture.pytorch import capture_torch, capture_trace, data_dependent_branch
+    from exportlint.capture.pytorch import capture_torch, capture_trace, data_dependent_branch, unrun_copy
     from exportlint.decide import Subject
 
+    traces = any(p.graph == TRACE_GRAPH for t in options.targets for p in t.paths("aten"))
+    unrun = unrun_copy(model) if traces else None  # the TorchScript paths take the module, as the user has it
     graph = capture_torch(model, inputs, options, name)
-    if any(p.graph == TRACE_GRAPH for t in options.targets for p in t.paths("aten")):
+    subject = Subject(model, inputs, unrun=unrun)
+    if traces:
         with step("capturing with torch.jit.trace (the TorchScript paths)"):
-            capture_trace(graph, model, inputs, script=options.script or data_dependent_branch(graph.capture))
+            capture_trace(graph, subject.fresh(), inputs,
+                          script=options.script or data_dependent_branch(graph.capture))
     program = graph.source if graph.capture.method.startswith("torch.export") else None
     traced = graph.capture.traced
-    return graph, Subject(model, inputs, program, traced.source if traced is not None else None)
+    return graph, replace(subject, program=program,
+                          torchscript=traced.source if traced is not None else None)
 
 
 def check_specs(specs: list[str], options: Options, shapes: list[str], dtypes: list[str], jobs: int = 1) -> Report:

@@ -80,6 +80,36 @@ def test_core_ml_trace_path_traces_as_users_do():
     assert run.path == "trace" and run.converted is False and "TracingCheckError" in run.detail
 
 
+class _CachesOnFirstCall(torch.nn.Module):
+    """LeViT's attention biases: computed from a parameter on the first call in eval mode, then reused."""
+
+    def __init__(self):
+        super().__init__()
+        self.bias = torch.nn.Parameter(torch.ones(4))
+        self.cache = {}
+
+    def forward(self, x):
+        if "bias" not in self.cache:
+            self.cache["bias"] = self.bias * 2
+        return x + self.cache["bias"]
+
+
+def test_the_trace_paths_get_the_module_before_exportlint_ran_it():
+    """The user traces a fresh module, whose trace check meets the cached tensor that requires grad and fails;
+    after exportlint's runs under no_grad the cache holds a plain tensor and the trace would pass."""
+    from exportlint.options import Options
+    from exportlint.run import capture_module
+
+    model, inputs = _CachesOnFirstCall().eval(), (torch.rand(2, 4),)
+    graph, subject = capture_module(model, inputs, "m", Options(targets=[parse_target("coreml:iOS16")]))
+    assert graph.capture.traced is not None and model.cache  # exportlint ran it
+    with pytest.raises(RuntimeError, match="requires grad as a constant"):
+        subject.user_trace()
+    with pytest.raises(RuntimeError, match="requires grad as a constant"):
+        torch.jit.trace(_CachesOnFirstCall().eval(), inputs)  # what the user meets
+    torch.jit.trace(model, inputs)  # the module exportlint ran: no failure to see
+
+
 def test_a_decision_is_reused_for_the_same_graphs_only(cache_dir):
     first = decide(_subject(), ONNX18, "auto")
     assert not any(d.detail.endswith("(cached)") for d in first)

@@ -533,18 +533,39 @@ def capture_trace(graph: OpGraph, model, inputs: tuple, script: bool = False) ->
 
 
 MATERIALISE_LIMIT = 2**30  # bytes of weights a meta-device model may take on the CPU to be traced
+COPY_LIMIT = 2**32  # bytes of weights above which the converters get the module itself, not an unrun copy
+
+
+def _weight_bytes(model) -> int:
+    import itertools
+
+    return sum(t.numel() * t.element_size() for t in itertools.chain(model.parameters(), model.buffers()))
+
+
+def unrun_copy(model) -> Any:
+    """A copy of the module before anything runs it, for the conversion paths that take the module itself
+    (`decide.Subject.fresh`); None on the meta device (no state to keep), above COPY_LIMIT, or when it does
+    not copy."""
+    import copy
+
+    import torch
+
+    if not isinstance(model, torch.nn.Module) or on_meta_device(model, ()) or _weight_bytes(model) > COPY_LIMIT:
+        return None
+    try:
+        return copy.deepcopy(model)
+    except Exception:  # noqa: BLE001 - an uncopyable module is converted as it is
+        return None
 
 
 def _materialised(model, inputs: tuple) -> tuple[Any, tuple] | None:
     """A CPU copy of a meta-device model with uninitialised weights and zero inputs (a trace needs
     shapes, not values), when its weights fit in MATERIALISE_LIMIT; else None."""
     import copy
-    import itertools
 
     import torch
 
-    size = sum(t.numel() * t.element_size() for t in itertools.chain(model.parameters(), model.buffers()))
-    if size > MATERIALISE_LIMIT:
+    if _weight_bytes(model) > MATERIALISE_LIMIT:
         return None
     return copy.deepcopy(model).to_empty(device="cpu"), tuple(
         torch.zeros(t.shape, dtype=t.dtype) if isinstance(t, torch.Tensor) and t.is_meta else t for t in inputs)
