@@ -39,6 +39,16 @@ def ran(problem: str | None, detail: str) -> tuple[bool, str]:
     return True, f"{NUMERICS_CAVEAT}: {problem}" if problem else detail
 
 
+def validated(result: Any, detail: str, source: str = "") -> tuple[bool, str]:
+    """A runner's answer from an ONNX model's validation (`onnx_runner.validate`): failed, with `source`'s
+    prefix, unless the model ran and only its outputs differ (`ran`)."""
+    from exportlint.tables.probe.harness import outputs_differ
+
+    if result.status != "supported" and not outputs_differ(result.reason):
+        return False, source + result.reason
+    return ran(result.reason or None, detail)
+
+
 @dataclass(frozen=True)
 class Decision:
     target: str

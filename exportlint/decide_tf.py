@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-from exportlint.decide import CONVERTER, Decision, DecisionCache, first_line, ran, run_cached
+from exportlint.decide import CONVERTER, Decision, DecisionCache, first_line, run_cached, validated
 from exportlint.targets import DIRECT, Target
 
 LIBRARIES = {"onnx": ("tensorflow-cpu", "tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime"),
@@ -179,16 +179,13 @@ def coreml_handler(exc: BaseException) -> str | None:
 
 def _onnx(subject: TFSubject, target: Target) -> tuple[bool, str]:
     from exportlint.tables.generate.tf_tables import tf2onnx_model
-    from exportlint.tables.probe.harness import outputs_differ
     from exportlint.tables.probe.onnx_runner import validate_arrays
 
     inputs = example_inputs(subject.fn)
     expected = [t.numpy() for t in _flat(subject.fn(*inputs))]
     result = validate_arrays(tf2onnx_model(subject.fn, int(target.version)), int(target.version), inputs,
                              expected, deterministic=True, source="TensorFlow")
-    if result.status != "supported" and not outputs_differ(result.reason):
-        return False, f"tf2onnx: {result.reason}"
-    return ran(result.reason or None, f"tf2onnx produced {target}; onnx.checker and onnxruntime agree")
+    return validated(result, f"tf2onnx produced {target}; onnx.checker and onnxruntime agree", "tf2onnx: ")
 
 
 def _flat(out: Any) -> list:

@@ -58,17 +58,14 @@ def export(subject, opset: int, exporter: str = "dynamo"):
 
 def _runner(exporter: str):
     def run(subject, target) -> tuple[bool, str]:
-        from exportlint.decide import ran
-        from exportlint.tables.probe.harness import outputs_differ
+        from exportlint.decide import validated
         from exportlint.tables.probe.onnx_runner import validate
 
         opset = int(target.version)
         result = validate(export(subject, opset, exporter), opset, subject.inputs, subject.expected(),
                           deterministic=True)
-        if result.status != "supported" and not outputs_differ(result.reason):
-            return False, result.reason
-        return ran(result.reason or None, f"torch.onnx.export(dynamo={exporter == 'dynamo'}) produced {target}; "
-                                          "onnx.checker and onnxruntime agree")
+        return validated(result, f"torch.onnx.export(dynamo={exporter == 'dynamo'}) produced {target}; "
+                                 "onnx.checker and onnxruntime agree")
     return run
 
 
