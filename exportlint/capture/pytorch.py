@@ -597,8 +597,9 @@ def grown_inputs(model, inputs: tuple) -> tuple | None:
     """The example inputs with each dim the model accepts at twice its size doubled. The candidates
     are the batch dim (dim 0 of every floating-point input together) and every other dim alone; they
     are tried as a group, and a group under which the model fails is split in halves, each tried on
-    top of what the first kept: a forward pass per group, not per dim (an image model's channel dim
-    fails at the first convolution, fast; its height and width then grow in one pass). Only
+    top of what the first kept: a forward pass per group, not per dim. Feature dims (an image's
+    channels, a sequence's hidden size), which rarely grow, are a group tried after the others, so that
+    a CNN's batch, height and width grow in one pass. Only
     floating-point tensors grow (integer inputs carry values such as lengths that must match). None
     if no dim can change.
 
@@ -637,7 +638,11 @@ def grown_inputs(model, inputs: tuple) -> tuple | None:
     batch = [(i, 0) for i in floats if inputs[i].dim() >= 2]
     candidates = ([batch] if batch else []) + [
         [(i, d)] for i in floats for d in range(1 if inputs[i].dim() >= 2 else 0, inputs[i].dim())]
-    return build(shapes) if candidates and grow(candidates) else None
+    feature = {(i, {3: 2, 4: 1, 5: 1}.get(inputs[i].dim())) for i in floats}
+    likely = [c for c in candidates if not set(c) & feature]
+    unlikely = [c for c in candidates if set(c) & feature]
+    grew = bool(likely) and grow(likely)
+    return build(shapes) if (bool(unlikely) and grow(unlikely)) or grew else None
 
 
 def capture_resized(model, inputs: tuple, name: str, strict: bool = False) -> OpGraph | str:
