@@ -105,7 +105,38 @@ def test_const_inputs_in_the_ir():
     assert Form.of(_node(forms._mask_index, "aten.index.Tensor")).inputs[1].dtype == "bool"
 
 
-FIELDS = {"args", "given", "inputs"}
+class _SpatialTransformer:
+    """affine_grid, its theta computed from the image, read by grid_sample (or returned: `alone`)."""
+
+    def __new__(cls, alone: bool = False):
+        import torch
+        import torch.nn.functional as F
+
+        def forward(x):
+            grid = F.affine_grid(x.flatten(1)[:, :6].view(-1, 2, 3), [1, 3, 5, 5], align_corners=False)
+            return grid if alone else F.grid_sample(x, grid, align_corners=False)
+
+        return forms._fn(forward), (torch.rand(1, 3, 8, 8),)
+
+
+def test_the_ops_reading_a_node_decide_a_pattern_the_converter_fuses():
+    """Core ML's TorchScript frontend converts affine_grid only into the grid_sample that reads it."""
+    from exportlint.capture.pytorch import trace_graph
+
+    op, target = "aten::affine_grid_generator", "coreml:iOS16"
+    verdicts = {}
+    for alone in (False, True):
+        graph = trace_graph(*_SpatialTransformer(alone), "stn", strict=False)
+        node = graph.by_op[op][0]
+        verdicts[alone] = support(op, target, "torchscript", form=Form.of(node, graph))
+        unread = support(op, target, "torchscript", form=node)  # no graph: who reads it is not known
+        assert unread.status is V and "readers unknown" in unread.reason
+    assert verdicts[False].status is S and verdicts[False].form.endswith("read by grid_sampler"), verdicts[False]
+    assert not verdicts[False].reason
+    assert verdicts[True].status is U
+
+
+FIELDS = {"args", "given", "inputs", "users"}
 INPUT_FIELDS = {"dtype", "const", "rank"}
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from dataclasses import replace
 from functools import cache
 from typing import Iterable
@@ -370,8 +369,9 @@ def _table_verdicts(graph: OpGraph, target: Target, path: ConversionPath) -> Ite
         if not has_variants(op, target, graph.dialect):
             yield nodes, path_support(op, target, path, graph.dialect)
             continue
-        by_form: dict[str, list[OpNode]] = defaultdict(list)
+        by_form: dict[str, tuple[Form, list[OpNode]]] = {}
         for node in nodes:
-            by_form[Form.of(node).key()].append(node)
-        for same in by_form.values():
-            yield same, path_support(op, target, path, graph.dialect, same[0])
+            form = Form.of(node, graph)
+            by_form.setdefault(form.key(), (form, []))[1].append(node)
+        for form, same in by_form.values():
+            yield same, path_support(op, target, path, graph.dialect, form)

@@ -35,11 +35,14 @@ When the probes of an op disagree at a version (one form converts, another fails
                                      # (JSON-equal: 1 and 1.0 differ; absent -> the schema default
                                      # from "defaults")
      "given":  {NAME: true|false},   # the argument is / is not written (absent, None or [] = not)
-     "inputs": {"INDEX": {"dtype": "float64", "const": true|false, "rank": 4}}}
+     "inputs": {"INDEX": {"dtype": "float64", "const": true|false, "rank": 4}},
                                      # the INDEX-th tensor input (0-based, in the node's order): its
                                      # dtype, rank, and whether it is a parameter, buffer or lifted
                                      # constant (or computed from those alone) rather than computed
                                      # from the user's inputs
+     "users":  {STEM: true|false}}   # an op named STEM (`op_stem`: "grid_sampler") reads / does not
+                                     # read its output: a converter that fuses a pattern (Core ML's
+                                     # affine_grid into grid_sample) converts the op only inside it
 
 A node's `Form` (its args, and per tensor input dtype, rank and constness) is matched against the
 variants, most specific first; the first match gives the verdict. A node whose form matches no variant
@@ -60,7 +63,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, Iterable
 
-from exportlint.ir import OpNode
+from exportlint.ir import OpGraph, OpNode
 from exportlint.targets import Target, parse_target
 
 # Ops torch.export adds for shape bookkeeping (data-dependent sizes): never the subject of a probe,
@@ -166,20 +169,28 @@ class Form:
 
     args: dict[str, Any] | None = None
     inputs: tuple[InputForm, ...] = ()
+    users: frozenset[str] | None = None  # the `op_stem`s of the ops reading its outputs; None: not known
 
     @classmethod
-    def of(cls, node: OpNode) -> Form:
+    def of(cls, node: OpNode, graph: OpGraph | None = None) -> Form:
         # torch.jit.trace graphs name ops without overload and record no constant arguments
         args_known = node.dialect != "aten" or node.op.count(".") >= 2
         const = node.const_inputs or (None,) * len(node.inputs)
+        users = frozenset(op_stem(u.op) for u in graph.successors(node)) if graph is not None else None
         return cls(args=dict(node.args) if args_known else None, inputs=tuple(
             InputForm(t.dtype, len(t.shape) if t.shape is not None else None, c)
-            for t, c in zip(node.inputs, const)))
+            for t, c in zip(node.inputs, const)), users=users)
 
     def key(self) -> str:
         """A canonical text of the form: nodes with equal keys get equal verdicts."""
-        return json.dumps([self.args, [[i.dtype, i.rank, i.const] for i in self.inputs]],
-                          sort_keys=True, default=str)
+        return json.dumps([self.args, [[i.dtype, i.rank, i.const] for i in self.inputs],
+                           sorted(self.users) if self.users is not None else None], sort_keys=True, default=str)
+
+
+def op_stem(op: str) -> str:
+    """An op's name without namespace and overload, alike in both dialects: `aten.grid_sampler.default`
+    and `aten::grid_sampler` -> `grid_sampler`."""
+    return op.split("::", 1)[1] if "::" in op else op.split(".")[1] if "." in op else op
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -210,13 +221,17 @@ def matches(match: dict[str, Any], form: Form, defaults: dict[str, Any] | None =
             got = getattr(have, fld, None)
             if got is None or got != value:
                 return False
+    for stem, want in (match.get("users") or {}).items():
+        if form.users is None or (stem in form.users) is not bool(want):
+            return False
     return True
 
 
 def match_fields(match: dict[str, Any]) -> list[str]:
     """The fields a match tests: "args.mode", "given.stride", "inputs.0.dtype"."""
     return sorted([f"args.{n}" for n in match.get("args") or {}] + [f"given.{n}" for n in match.get("given") or {}]
-                  + [f"inputs.{i}.{f}" for i, w in (match.get("inputs") or {}).items() for f in w])
+                  + [f"inputs.{i}.{f}" for i, w in (match.get("inputs") or {}).items() for f in w]
+                  + [f"users.{n}" for n in match.get("users") or {}])
 
 
 def describe(match: dict[str, Any]) -> str:
@@ -229,6 +244,7 @@ def describe(match: dict[str, Any]) -> str:
         if "const" in want:
             words.append("a parameter/constant" if want["const"] else "computed from the inputs")
         parts.append(f"input {i} {' '.join(words)}")
+    parts += [f"{'read' if read else 'not read'} by {n}" for n, read in sorted((match.get("users") or {}).items())]
     return ", ".join(parts)
 
 
@@ -243,6 +259,9 @@ def _describe_form(form: Form, fields: Iterable[str]) -> str:
             out.append(f"{rest}={form.args[rest]!r}" if rest in form.args else f"{rest} default")
         elif kind == "given":
             out.append(f"{rest} {'given' if form.args.get(rest) not in (None, []) else 'not given'}")
+        elif kind == "users":
+            out.append("readers unknown" if form.users is None
+                       else f"{'read' if rest in form.users else 'not read'} by {rest}")
         else:
             index, _, fld = rest.partition(".")
             value = getattr(form.inputs[int(index)], fld, None) if int(index) < len(form.inputs) else None
@@ -271,7 +290,8 @@ def _entry(table: dict[str, Any], op: str, version: str, form: Form | None = Non
         if form is not None:
             for variant in sorted(variants, key=_variant_order):
                 if matches(variant["match"], form, entry.get("defaults")):
-                    out = {**base, **{k: v for k, v in variant.items() if k != "match"}}
+                    out = {**{k: v for k, v in base.items() if k != "reason"},  # the entry's "not probed"
+                           **{k: v for k, v in variant.items() if k != "match"}}
                     out["form"] = describe(variant["match"])
                     return out
         if not entry.get("decided_by"):  # every probed form has the entry's status (ONNX: per exporter)

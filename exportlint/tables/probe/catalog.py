@@ -302,7 +302,12 @@ def _hand_written() -> list[OneOp]:
            conditions=f"mode='{mode}'",
            match={"args": {"interpolation_mode": ("bilinear", "nearest", "bicubic").index(mode)}})
     fn("F.affine_grid", "aten.affine_grid_generator.default",
-       lambda t: F.affine_grid(t, [1, 3, 5, 5], align_corners=False), lambda: _x(1, 2, 3))
+       lambda t: F.affine_grid(t, [1, 3, 5, 5], align_corners=False), lambda: _x(1, 2, 3),
+       conditions="its grid returned", match={"users": {"grid_sampler": False}})
+    fn("F.affine_grid+grid_sample", "aten.affine_grid_generator.default",  # a spatial transformer: theta from x
+       lambda x: F.grid_sample(x, F.affine_grid(x.flatten(1)[:, :6].view(-1, 2, 3), [1, 3, 5, 5],
+                                                align_corners=False), align_corners=False),
+       img, conditions="its grid read by grid_sample", match={"users": {"grid_sampler": True}})
 
     # Padding
     for mode in ("constant", "reflect", "replicate", "circular"):

@@ -275,6 +275,7 @@ def merge(records: Iterable[ProbeRecord], versions: Iterable[str], produced_key:
                 else:
                     for op in rec.ops:
                         evidence.setdefault((op, v), _Evidence()).blamed.append((rec, reason))
+    _explain_by_other_ops(evidence)
     table: dict[str, dict[str, dict[str, Any]]] = {}
     for (op, v), ev in sorted(evidence.items()):
         if ev.ok and ev.failed:
@@ -287,6 +288,18 @@ def merge(records: Iterable[ProbeRecord], versions: Iterable[str], produced_key:
                                     "reason": why}, rec, produced_key)
         table.setdefault(op, {})[v] = entry
     return table
+
+
+def _explain_by_other_ops(evidence: dict[tuple[str, str], _Evidence]) -> None:
+    """A probe about an op that fails with the reason another op of its graph fails with in that op's own
+    probes (a pattern probe: affine_grid read by grid_sample, on a delegate without grid_sample) says
+    nothing of its op: it counts as blamed, not failed."""
+    own = {key: {why for _, why in ev.failed} for key, ev in evidence.items()}
+    for (op, v), ev in evidence.items():
+        explained = [(rec, why) for rec, why in ev.failed
+                     if any(why in own.get((other, v), ()) for other in rec.ops if other != op)]
+        ev.failed = [f for f in ev.failed if f not in explained]
+        ev.blamed.extend(explained)
 
 
 def _with_produced(entry: dict[str, Any], rec: ProbeRecord, produced_key: str) -> dict[str, Any]:
