@@ -2,8 +2,8 @@
 
 `decide` modes (`Options.decide`): "static" runs nothing; "auto" (the default) runs the converter
 of each path with an op no probe proved (a form no probe covered, a missing table, an op only the
-converter's registry lists), and the paths a family runs always (`Family.auto_paths`: the ONNX paths'
-own translation — `torch.onnx.export` of the ExportedProgram already captured (dynamo) and of the
+converter's registry lists) or one the tables say fails (`operator_support.paths_to_convert`), and
+the paths a family runs always (`Family.auto_paths`: the ONNX paths' own translation — `torch.onnx.export` of the ExportedProgram already captured (dynamo) and of the
 module (TorchScript exporter), then the produced opset, `onnx.checker` and ONNX Runtime against
 PyTorch's outputs: seconds, torch only); "confirm" (`--confirm`) also runs every other installed
 converter per path. Each family's unit (`exportlint.families.<name>`, `Family.runner`) holds its
@@ -131,14 +131,14 @@ class Subject:
         return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
-def decide(subject: Subject, targets: list[Target], mode: str, undecided: set[tuple[str, str]] = frozenset(),
+def decide(subject: Subject, targets: list[Target], mode: str, to_convert: set[tuple[str, str]] = frozenset(),
            cache: bool = True) -> list[Decision]:
     """Run the converters `mode` asks for on `subject`, per target and conversion path: in "auto"
-    mode the ONNX paths, and the (target, path) pairs in `undecided` (the tables cannot say). With
+    mode the ONNX paths, and the (target, path) pairs in `to_convert` (`paths_to_convert`). With
     `cache`, a decision made before for the same graphs and library versions is reused."""
     from exportlint.capture.pytorch import on_meta_device
 
-    runs = _runs(targets, mode, undecided)
+    runs = _runs(targets, mode, to_convert)
     if not runs:
         return []
     if on_meta_device(subject.model, subject.inputs):
@@ -163,15 +163,15 @@ def decide(subject: Subject, targets: list[Target], mode: str, undecided: set[tu
         subject.model.train(training)
 
 
-def _runs(targets: list[Target], mode: str, undecided: set[tuple[str, str]]) -> list[tuple[Target, str, Callable, str]]:
+def _runs(targets: list[Target], mode: str, to_convert: set[tuple[str, str]]) -> list[tuple[Target, str, Callable, str]]:
     """The conversions `mode` asks for, as (target, path, runner, TRANSLATION or CONVERTER): every path with a
-    runner in "confirm"; in "auto" the family's `auto_paths` (a translation check) and the `undecided` ones."""
+    runner in "confirm"; in "auto" the family's `auto_paths` (a translation check) and the `to_convert` ones."""
     if mode == "static":
         return []
     return [(t, p.name, t.unit.runner(p.name), TRANSLATION if mode == "auto" and p.name in t.unit.auto_paths
              else CONVERTER)
             for t in targets for p in t.paths("aten") if t.unit.runner(p.name) is not None
-            and (mode == "confirm" or p.name in t.unit.auto_paths or (str(t), p.name) in undecided)]
+            and (mode == "confirm" or p.name in t.unit.auto_paths or (str(t), p.name) in to_convert)]
 
 
 def _on_meta(runs: list[tuple[Target, str, Callable, str]]) -> list[Decision]:
@@ -179,11 +179,11 @@ def _on_meta(runs: list[tuple[Target, str, Callable, str]]) -> list[Decision]:
 
 
 def known_decisions(fingerprint: str | None, targets: list[Target], mode: str,
-                    undecided: set[tuple[str, str]] = frozenset(), on_meta: bool = False) -> list[Decision] | None:
+                    to_convert: set[tuple[str, str]] = frozenset(), on_meta: bool = False) -> list[Decision] | None:
     """What `decide` would answer for a subject of this `Subject.fingerprint` (None: no graph it
     could key on; `on_meta`: a meta-device model, which nothing runs), when every decision is in the
     cache; None when one would have to run."""
-    runs = _runs(targets, mode, undecided)
+    runs = _runs(targets, mode, to_convert)
     if not runs or on_meta:
         return _on_meta(runs)
     if fingerprint is None:

@@ -115,11 +115,11 @@ def cached_check(spec: str, options: Options, shapes: list[str], dtypes: list[st
     graph, fingerprint, on_meta = found
     decisions = []
     if graph.capture.ok:
-        from exportlint.checks.operator_support import undecided_paths
+        from exportlint.checks.operator_support import paths_to_convert
         from exportlint.decide import known_decisions
 
         decisions = known_decisions(fingerprint, options.targets, options.decide,
-                                    undecided_paths(graph, options.targets), on_meta)
+                                    paths_to_convert(graph, options.targets), on_meta)
         if decisions is None:
             return False
     with step("from the capture cache"):
@@ -205,12 +205,12 @@ def check_model(spec: str, options: Options, shapes: list[str], dtypes: list[str
 def check_captured(graph: OpGraph, subject: Subject | None, options: Options, report: Report) -> None:
     """Decide what the tables cannot (`options.decide`: real translations, converters; for TensorFlow
     `exportlint.decide_tf`), run the rules."""
-    from exportlint.checks.operator_support import undecided_paths
+    from exportlint.checks.operator_support import paths_to_convert
     from exportlint.decide import decide
 
     decisions = []
     if subject and graph.capture.ok:
-        decisions = decide(subject, options.targets, options.decide, undecided_paths(graph, options.targets),
+        decisions = decide(subject, options.targets, options.decide, paths_to_convert(graph, options.targets),
                            cache=options.cache)
     elif graph.dialect == "tf" and graph.capture.ok:
         from exportlint.checks.operator_support import proven_paths

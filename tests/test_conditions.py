@@ -74,17 +74,27 @@ def test_unprobed_form_is_unverified_with_its_reason():
 
 
 def test_a_dtype_the_target_tables_omit_leaves_the_path_to_the_converter():
-    from exportlint.checks.operator_support import op_verdicts, undecided_paths
+    from exportlint.checks.operator_support import op_verdicts, paths_to_convert
 
     graph = _capture(forms._complex_scale)
     coreml, onnx = parse_target("coreml:iOS16"), parse_target("onnx:18")
     export = next(p for p in coreml.unit.paths if p.name == "export")
     mul = [v for nodes, v in op_verdicts(graph, coreml, export) if nodes[0].op == "aten.mul.Tensor"]
     assert [v.status for v in mul] == [V] and "complex64" in mul[0].reason
-    assert ("coreml:iOS16", "export") in undecided_paths(graph, [coreml, onnx])
+    assert ("coreml:iOS16", "export") in paths_to_convert(graph, [coreml, onnx])
     # ONNX's dtype table lists only the 64-bit types it keeps: no claim about the others
     dynamo = next(p for p in onnx.unit.paths if p.name == "dynamo")
     assert all(v.status is not V or "complex" not in v.reason for _, v in op_verdicts(graph, onnx, dynamo))
+
+
+def test_the_converter_has_the_last_word_on_a_path_the_tables_block_and_none_on_a_proven_one():
+    """A one-op probe cannot see every pattern a converter fuses: where the tables say an op fails, the
+    converter runs; where they prove every op, it does not."""
+    from exportlint.checks.operator_support import paths_to_convert
+
+    coreml, tflite = parse_target("coreml:iOS16"), parse_target("tflite")
+    assert paths_to_convert(_capture(forms._grid_sample_bicubic), [coreml, tflite]) >= {("coreml:iOS16", "export")}
+    assert paths_to_convert(_capture(forms._conv_linear_add), [coreml, tflite]) == set()
 
 
 @pytest.mark.parametrize("target", ["onnx:18", "onnx:13", "coreml:iOS16", "tflite"])

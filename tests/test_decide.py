@@ -76,7 +76,7 @@ def test_core_ml_trace_path_traces_as_users_do():
     model, inputs = _SelfAttention().eval(), (torch.rand(2, 5, 16),)
     traced = torch.jit.trace(model, inputs, check_trace=False, strict=False)
     (run,) = decide(Subject(model, inputs, None, traced), [parse_target("coreml:iOS16")], "auto", cache=False,
-                    undecided={("coreml:iOS16", "trace")})
+                    to_convert={("coreml:iOS16", "trace")})
     assert run.path == "trace" and run.converted is False and "TracingCheckError" in run.detail
 
 

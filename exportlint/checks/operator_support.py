@@ -74,7 +74,8 @@ class UnsupportedOperator(GraphRule):
     (`decide_tf`) by default. Ops whose support the tables
     cannot decide get one warning per target and path, ops only the converter's registry vouches
     for an info line. Where a path was run for real (`decide`: by default the ONNX paths and every
-    path with an op no probe proved, every converter with `--confirm`), its answer wins: a failure no table predicted is reported with
+    path with an op no probe proved or one the tables say fails, every converter with `--confirm`), its answer wins:
+    a failure no table predicted is reported with
     the converter's error, a table blocker the converter disproved becomes an info line.
 
     ## Why is this bad?
@@ -262,14 +263,16 @@ def _registry_only(verdict: Verdict) -> bool:
     return verdict.status is Status.UNVERIFIED and verdict.evidence == "registry"
 
 
-def undecided_paths(graph: OpGraph, targets: Iterable[Target]) -> set[tuple[str, str]]:
-    """(target, path) pairs with an op no probe proved (the tables cannot decide it, or only the
-    converter's registry vouches for it): where `decide` runs the converter."""
+def paths_to_convert(graph: OpGraph, targets: Iterable[Target]) -> set[tuple[str, str]]:
+    """(target, path) pairs where `decide` runs the converter: an op no probe proved (the tables cannot
+    decide it, or only the converter's registry vouches for it), or one the tables say fails (a one-op
+    probe cannot see every pattern a converter fuses: its answer on the whole model is the verdict)."""
     out = set()
     for target in targets:
         for path in target.paths(graph.dialect):
             seen = path_graph(graph, path)
             if seen is not None and any(_undecided(v, seen.dialect, target.family) or _registry_only(v)
+                                        or _blocks(v, seen.dialect, target.family)
                                         for _, v in op_verdicts(seen, target, path)):
                 out.add((str(target), path.name))
     return out
