@@ -22,6 +22,11 @@ def real():
 def meta():
     with torch.device("meta"):
         return net().eval(), (torch.randn(1, 3, 32, 32),)
+
+
+def meta_wrong_inputs():
+    with torch.device("meta"):
+        return net().eval(), (torch.randn(1, 4, 32, 32),)
 """
 
 LLAMA = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 32, "intermediate_size": 64,
@@ -54,6 +59,15 @@ def test_a_meta_device_factory_is_checked_by_the_tables_and_no_converter_runs(tm
     real = _check(f"{path}:real", "static")  # the tables alone, as for the meta model
     assert _findings(meta) == _findings(real)
     assert [t.exportable for t in meta.models[0].targets] == [t.exportable for t in real.models[0].targets]
+
+
+def test_example_inputs_a_meta_model_cannot_take_are_a_usage_error(tmp_path):
+    """Checked after the captures fail (a fake-tensor run costs an export's time), as before them for real models."""
+    path = tmp_path / "net.py"
+    path.write_text(MODEL)
+    findings = _check(f"{path}:meta_wrong_inputs", "static").findings
+    assert [f.code for f in findings] == ["EXL003"]
+    assert "the model fails on the example inputs: RuntimeError" in findings[0].message
 
 
 def test_a_transformers_config_builds_on_meta_without_weights(tmp_path):

@@ -49,7 +49,10 @@ def capture_torch(model: Any, inputs: tuple, options: Options, name: str) -> OpG
     if not isinstance(model, torch.nn.Module):
         raise LoadError(f"{name}: the factory returned {type(model).__name__}, not a torch.nn.Module")
     model.train(options.train)
-    _check_inputs(model, inputs, name)
+    # On the meta device the check is a fake-tensor run, as costly as an export: made only if every capture fails.
+    meta = on_meta_device(model, inputs)
+    if not meta:
+        _check_inputs(model, inputs, name)
     dynamic = _dynamic_shapes(inputs, options.dynamic) if options.dynamic else None
     info = CaptureInfo(method="", training=options.train)
     methods: list[tuple[str, Callable[[], OpGraph]]] = [
@@ -73,10 +76,12 @@ def capture_torch(model: Any, inputs: tuple, options: Options, name: str) -> OpG
                 second = (capture_resized(model, inputs, name, strict=method == EXPORT_STRICT) if options.recapture
                           else "skipped with --no-recapture")
             info.resized, info.resize_skipped = (None, second) if isinstance(second, str) else (second, None)
-            if fp16.wanted(options) and not on_meta_device(model, inputs):
+            if fp16.wanted(options) and not meta:
                 with step("a float16 run beside float32"):
                     info.fp16, info.fp16_error = fp16.half_run(graph.source)
         return graph
+    if meta:
+        _check_inputs(model, inputs, name)
     info.ok = False
     info.method = "none"
     return OpGraph(name, "aten", info)
@@ -438,6 +443,7 @@ def graph_from_torchscript(ts_graph, name: str, info: CaptureInfo, source: Any, 
         graph.add_node(OpNode(node_name, "input", dialect, NodeKind.INPUT, outputs=(_jit_meta(value),)))
         producers[value.unique()] = (node_name,)
     count = 0
+    located: dict[tuple[str, tuple[str, ...]], tuple] = {}  # a layer repeated N times has N equal stacks
 
     def walk(block_nodes) -> None:
         nonlocal count
@@ -451,8 +457,10 @@ def graph_from_torchscript(ts_graph, name: str, info: CaptureInfo, source: Any, 
                     producers[value.unique()] = passed
                 continue
             scope = _jit_module_path(node)
-            where = node.sourceRange()  # a trace's Python stack, or a script's source excerpt
-            location, stack = locate(jit_frames(where) or frames_from_text(where), _hints(op, scope))
+            key = (node.sourceRange(), tuple(_hints(op, scope)))  # a trace's Python stack, or a script's excerpt
+            if key not in located:
+                located[key] = locate(jit_frames(key[0]) or frames_from_text(key[0]), key[1])
+            location, stack = located[key]
             node_name = f"{kind.replace('::', '_')}_{index}"
             graph.add_node(OpNode(
                 node_name, op, dialect, args=_jit_args(node),
