@@ -49,6 +49,19 @@ def test_a_second_onnx_consumer_would_not_share_tensorrt_opsets():
     assert parse_target("tensorrt:8.6").unit.hop_version("onnx", "8.6") == "17"
 
 
+def test_tensorrt_is_judged_through_each_onnx_exporter():
+    """The TorchScript exporter's path hops through its own table: at TensorRT 8.6's opset 17 it cannot
+    export affine_grid (ONNX AffineGrid is opset 20); at 10 the export works and the parser lacks the op."""
+    from exportlint.tables import conversion_path, support
+
+    assert [p.name for p in parse_target("tensorrt:10").paths("aten")] == ["dynamo", "torchscript"]
+    assert [h for _, _, h in conversion_path("torchscript", "tensorrt")] == ["torch->onnx", "onnx->tensorrt"]
+    old, new = (support("aten::affine_grid_generator", t, "torchscript") for t in ("tensorrt:8.6", "tensorrt:10"))
+    assert (old.status.value, old.hop, new.status.value, new.hop) == (
+        "unsupported", "torch->onnx", "unsupported", "onnx->tensorrt")
+    assert support("aten::grid_sampler", "tensorrt:8.6", "torchscript").status.value == "supported"
+
+
 @pytest.mark.parametrize("name", ["aten-executorch", "aten-openvino"])
 def test_new_tables_carry_provenance_and_probe_evidence(name):
     table = json.loads((resources.files("exportlint.ruledata") / "tables" / f"{name}.json").read_text())

@@ -1,9 +1,9 @@
-"""TensorRT: reached through ONNX (the default exporter's ONNX, then TensorRT's ONNX parser). Needs a
-GPU: never run here."""
+"""TensorRT: reached through ONNX (either exporter's ONNX, then TensorRT's ONNX parser). Needs a GPU:
+never run here."""
 
 from __future__ import annotations
 
-from exportlint.family import EXPORT_GRAPH, ConversionPath, Family
+from exportlint.family import EXPORT_GRAPH, TRACE_GRAPH, ConversionPath, Family
 
 
 class TensorRT(Family):
@@ -11,9 +11,10 @@ class TensorRT(Family):
     title = "TensorRT"
     versions = ("8.6", "10")
     default = "10"
-    paths = (ConversionPath("dynamo", EXPORT_GRAPH, "torch.onnx.export(dynamo=True), then TensorRT"),)
-    # TensorRT parses ONNX: judged through the default exporter's ONNX. Its ONNX parser reads ONNX up
-    # to opset 17 (8.6) / 20 (10.x), per onnx-tensorrt's docs.
+    paths = (ConversionPath("dynamo", EXPORT_GRAPH, "torch.onnx.export(dynamo=True), then TensorRT"),
+             ConversionPath("torchscript", TRACE_GRAPH, "torch.onnx.export(dynamo=False), then TensorRT"))
+    # TensorRT parses ONNX: judged through each exporter's ONNX (its table, then onnx-tensorrt's). Its ONNX
+    # parser reads ONNX up to opset 17 (8.6) / 20 (10.x), per onnx-tensorrt's docs.
     via = "onnx"
     via_versions = {"8.6": "17", "10": "20"}
     generators = ("onnx_tensorrt",)
