@@ -123,6 +123,39 @@ def test_litert_quantizes_the_sigmoid_xnnpack_leaves_float():
     assert {real[n][0] for n in ("conv2d", "sigmoid", "mul")} == {"quantized"}
 
 
+def _residual_adds():
+    import torch
+
+    class Residual(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.c, self.d = (torch.nn.Conv2d(4, 4, 3, padding=1) for _ in range(4))
+            self.norm = torch.nn.LayerNorm(8)
+
+        def forward(self, x):
+            y = self.a(x)
+            between = y + self.b(y)  # both inputs and its one reader (c) quantized
+            read_float = self.c(between) + y  # read by the layer norm, which takes it in float
+            after_float = self.norm(read_float) + y  # one input float
+            return self.d(torch.relu(after_float))  # the relu's input is float, though its reader quantizes it
+
+    torch.manual_seed(0)
+    return Residual().eval(), (torch.randn(1, 4, 8, 8),)
+
+
+def test_litert_quantizes_an_add_only_between_quantized_ops_and_the_prediction_agrees():
+    """torch.export's graph has no source_fn_stack, so litert-torch's add annotator (operator.add, torch.add) takes
+    nothing: the converter quantizes an add only between a dequantize and a quantize."""
+    pytest.importorskip("litert_torch")
+    from exportlint.families.tflite import int8_outcome
+
+    predicted = _predicted(_residual_adds, TFLITE)
+    _, real = int8_outcome(*_residual_adds())
+    expected = {"add": "quantized", "add_1": "float", "add_2": "float", "relu": "float", "conv2d_3": "quantized"}
+    assert {n: predicted[n] for n in expected} == expected
+    assert {n: real[n][0] for n in expected} == expected
+
+
 def test_the_summary_numbers_are_right_by_hand():
     from exportlint.report.json import finding_dict
 

@@ -4,7 +4,10 @@
 The per-op outcome (`predict`) walks the graph in order with the precision's table (`quant_support`): an op
 the probes saw quantized is quantized, unless it only shares its input's quantization (`shares_input`: relu,
 view, max_pool...) and its input is float here; an op folded into the op before it (`fuses_after`: batch_norm
-into conv) is quantized when that op is.
+into conv) is quantized when that op is; an op no annotator takes whose result has a scale of its own
+(`between_quantized`: TFLite's add, tanh) is quantized only between quantized ops: every input quantized, and every
+reader an op that quantizes its own inputs (conv, linear); one that keeps its input's scale (`same_scale`: TFLite's
+transpose) where either is.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ def predict(graph: OpGraph, target: Target) -> list[Outcome]:
                 out.append(Outcome(node, FAILS, verdict.reason))
             quantized[name] = False
             continue
-        outcome = _outcome(node, preds, fed, quantized, target, graph.dialect)
+        outcome = _outcome(graph, node, preds, fed, quantized, target)
         quantized[name] = outcome.status == QUANTIZED or outcome.output_quantized
         out.append(outcome)
     return out
@@ -70,8 +73,29 @@ def _float_out(node: OpNode) -> bool:
     return any(t.dtype and t.dtype.startswith(("float", "bfloat")) for t in node.outputs)
 
 
-def _outcome(node: OpNode, preds: list[OpNode], fed: bool, quantized: dict[str, bool], target: Target,
-             dialect: str) -> Outcome:
+def _read_quantized(graph: OpGraph, node: OpNode, target: Target) -> bool:
+    """Whether every reader of `node` takes it quantized: an op the quantizer annotates by itself (no condition on
+    its neighbours in the table), or a `same_scale` op whose readers all do (the converter carries the quantize
+    through it); pass-through nodes and ops fused into the node (`no_own_op`: a relu after an add) are looked
+    through."""
+    def quantizes(reader: OpNode) -> bool:
+        if reader.kind is not NodeKind.OP:
+            return False
+        if reader.op in BOOKKEEPING_OPS:
+            return _read_quantized(graph, reader, target)
+        v = quant_support(reader.op, target, graph.dialect, reader)
+        if v.status is Status.SUPPORTED and v.no_own_op:
+            return _read_quantized(graph, reader, target)
+        if v.status is not Status.SUPPORTED or v.shares_input or v.fuses_after or v.between_quantized:
+            return False
+        return not v.same_scale or _read_quantized(graph, reader, target)
+
+    return all(quantizes(s) for s in graph.successors(node))
+
+
+def _outcome(graph: OpGraph, node: OpNode, preds: list[OpNode], fed: bool, quantized: dict[str, bool],
+             target: Target) -> Outcome:
+    dialect = graph.dialect
     verdict = quant_support(node.op, target, dialect, node)
     if verdict.status is Status.UNSUPPORTED and verdict.shares_input and not fed:
         return Outcome(node, FLOAT, f"its input here is float, so nothing quantizes it (quantized, it fails: "
@@ -82,6 +106,17 @@ def _outcome(node: OpNode, preds: list[OpNode], fed: bool, quantized: dict[str, 
         return Outcome(node, UNDECIDED, verdict.reason or "in no quantization table")
     if any(p.op in verdict.fuses_after and quantized.get(p.name) for p in preds):
         return Outcome(node, QUANTIZED)  # folded into the op before it
+    if (verdict.between_quantized or verdict.same_scale) and verdict.status is Status.SUPPORTED:
+        floats = sorted({_short(p.op) if p.kind is NodeKind.OP else "a model input"
+                         for p in graph.predecessors(node) if not quantized.get(p.name)})
+        read = _read_quantized(graph, node, target)
+        if (not floats and read) or (verdict.same_scale and (fed or read)):
+            return Outcome(node, QUANTIZED)
+        need = ("between quantized ops (every input quantized, every reader one that quantizes it)"
+                if verdict.between_quantized else "next to quantized ops (its input, or every reader, quantized)")
+        why = f"its input from {', '.join(floats)} is float" if floats else "a reader takes it in float"
+        return Outcome(node, FLOAT, f"no annotator takes it: the converter quantizes it only {need}, and here {why}"
+                                    f"{_patterns(node, target)}")
     if verdict.shares_input and verdict.status is not Status.FALLBACK:  # a probe saw it float even when fed
         if fed:
             return Outcome(node, QUANTIZED)

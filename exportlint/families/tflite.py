@@ -87,6 +87,13 @@ FLOAT_KERNEL = "the TFLite converter keeps it in float between DEQUANTIZE and QU
 _INT_TYPES = ("INT8", "UINT8", "INT16")  # quantized activations
 _QDQ_OPS = ("QUANTIZE", "DEQUANTIZE")
 AEQ_STATIC_INT8 = "static_wi8_ai8"  # ai-edge-quantizer's int8 weights and activations, as PT2E's
+# TFLite ops whose int8 form keeps its input's scale (tensorflow/compiler/mlir/lite/ir/tfl_ops.td,
+# SameOperandsAndResultsScale): the converter moves a quantize/dequantize through them
+SAME_SCALE = frozenset({"BATCH_TO_SPACE_ND", "BROADCAST_TO", "CONCATENATION", "DEPTH_TO_SPACE", "EXPAND_DIMS",
+                        "GATHER", "GATHER_ND", "MAXIMUM", "MAX_POOL_2D", "MINIMUM", "MIRROR_PAD", "PACK", "PAD",
+                        "PADV2", "REDUCE_MAX", "REDUCE_MIN", "RESHAPE", "SELECT", "SELECT_V2", "SLICE",
+                        "SPACE_TO_BATCH_ND", "SPACE_TO_DEPTH", "SPLIT", "SPLIT_V", "SQUEEZE", "STRIDED_SLICE",
+                        "TILE", "TRANSPOSE", "UNPACK"})
 
 
 def quantize_int8(module: Any, inputs: tuple) -> tuple[Any, Any]:
@@ -189,7 +196,8 @@ def int8_sources() -> tuple[list[str], dict[str, list[str]]]:
     """From the installed quantizer's source: the ATen ops quantized only after a quantized op (they share its
     qparams, `_is_share_obs_or_fq_op`, unless an annotator of their own takes them (`STATIC_OPS`); and the
     fixed-qparams ops, annotated only when their input is), and batch_norm, which prepare_pt2e folds into the conv
-    before it (`_fuse_conv_bn_`: `_is_conv_or_conv_transpose_node`)."""
+    before it (`_fuse_conv_bn_`: `_is_conv_or_conv_transpose_node`), and relu, which the conv_relu annotator takes
+    after a conv."""
     from litert_torch.quantize import pt2e_quantizer_utils as utils
     from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer
     from torchao.quantization.pt2e import utils as pt2e_utils
@@ -200,14 +208,17 @@ def int8_sources() -> tuple[list[str], dict[str, list[str]]]:
               and op.__name__.split(".")[0] not in PT2EQuantizer.STATIC_OPS]
     shares += _aten_ops_named(utils.OP_TO_ANNOTATOR["fixed_qparams"])
     convs = _aten_ops_named(pt2e_utils._is_conv_node, pt2e_utils._is_conv_transpose_node)
-    return sorted(set(shares)), dict.fromkeys(("aten.batch_norm.default",
-                                               "aten._native_batch_norm_legit_no_training.default"), convs)
+    norms = ("aten.batch_norm.default", "aten._native_batch_norm_legit_no_training.default")
+    # conv_relu: the relu directly after a conv (after its folded batch_norm, in the captured graph)
+    conv_ops = _aten_ops_named(utils.OP_TO_ANNOTATOR["conv"])
+    relus = sorted(set(_aten_ops_named(utils.OP_TO_ANNOTATOR["conv_relu"])) - set(conv_ops))
+    return sorted(set(shares)), {**dict.fromkeys(norms, convs), **dict.fromkeys(relus, [*conv_ops, *norms])}
 
 
 def python_call_ops() -> set[str]:
-    """The ops litert-torch's quantizer annotates by the Python call that made them (`get_source_partitions`:
-    `a + b`, `torch.mul`), never by ATen overload: a graph that calls the overload itself, as the schema-filled
-    core probes do, is left float, a model's `a + b` is quantized."""
+    """The ops litert-torch's quantizer picks by the Python call that made them (`get_source_partitions`: `a + b`,
+    `torch.mul`), never by ATen overload: the schema-filled core probes, which call the overload itself, are no
+    evidence for them (see `annotated_ops` for which calls torch.export's graph lets it see)."""
     import inspect
 
     from litert_torch.quantize import pt2e_quantizer_utils as utils
@@ -215,6 +226,47 @@ def python_call_ops() -> set[str]:
 
     return {name for name in PT2EQuantizer.STATIC_OPS if "get_source_partitions" in inspect.getsource(
         utils.OP_TO_ANNOTATOR[name]) and not _aten_ops_named(utils.OP_TO_ANNOTATOR[name])}
+
+
+def annotated_ops() -> tuple[set[str], set[str]]:
+    """From the installed quantizer's source, for torch.export's default (non-strict) graph, which has no
+    `source_fn_stack`: (the ATen ops an annotator of its own takes wherever they are: by overload (linear, conv,
+    addmm), or by what made them, where `get_source_partitions` compares `torch_fn`'s name with the annotator's
+    string sources only ("mul", "mul_") and `nn_module_stack`'s module types with its module sources
+    (nn.AdaptiveAvgPool2d, whose annotator quantizes the pool's input itself); the ops of the annotators whose
+    sources are all functions (`operator.add`, `torch.add`), which take nothing there, and which would give the
+    result a scale of its own (no `SharedQuantizationSpec`, unlike cat's): add). Fused patterns (conv_relu) are left
+    out: their second op is taken only after the first."""
+    import inspect
+    import re
+
+    from litert_torch.quantize import pt2e_quantizer_utils as utils
+    from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer
+
+    from exportlint.tables.probe.harness import aten_overloads
+
+    names = PT2EQuantizer.STATIC_OPS
+    own: set[str] = set()
+    own_scale: set[str] = set()
+    for name in names:
+        if any(name.startswith(f"{other}_") for other in names):
+            continue
+        source = inspect.getsource(utils.OP_TO_ANNOTATOR[name])
+        if "get_source_partitions" not in source:
+            own.update(_aten_ops_named(utils.OP_TO_ANNOTATOR[name]))
+            continue
+        wanted = re.search(r"get_source_partitions\(\s*gm\.graph,\s*\[([^\]]*)\]", source)
+        sources = wanted.group(1) if wanted else ""
+        if re.search(r"torch\.nn\.[A-Z]", sources) and "get_input_act_qspec(" in source:
+            own.update(_aten_ops_named(utils.OP_TO_ANNOTATOR[name]))  # a module's (nn_module_stack), input and all
+            continue
+        calls = set(re.findall(r'"(\w+)"', sources))
+        # `x += y` is `operator.iadd`, its torch_fn "add_": the in-place twin (aten.add_.Tensor) too
+        packets = calls or ({name, f"{name}_"} if "SharedQuantizationSpec" not in source else set())
+        ops = {f"aten.{p}.{op._overloadname}" for op in aten_overloads() for p in packets
+               if op.__name__.split(".")[0] == p.removesuffix("_")}
+        (own if calls else own_scale).update(ops)
+    return own, own_scale
 
 
 def build_int8_table(records: list[Any], probe_meta: dict[str, Any]) -> dict[str, Any]:
@@ -244,6 +296,20 @@ def build_int8_table(records: list[Any], probe_meta: dict[str, Any]) -> dict[str
     probed = harness.merge(records, INT8.versions, "produces")
     harness.mark_fallback(probed, records, INT8.versions, stays_float, exact=True)
     harness.fails_when_fed(probed, records, "builtins")
+    own, between = annotated_ops()
+    for op in between & set(probed):  # its probes had a model input as second operand: float for that reason
+        probed[op] = {v: {"status": "supported", "evidence": "probe", "between_quantized": True,
+                          "probe": e.get("probe", ""), "produces": e.get("produces", [])} for v, e in probed[op].items()}
+    # no annotator of its own: quantized only where the converter carries a quantize/dequantize through it
+    unannotated = [op for op, per in probed.items() if op not in own | between | set(shares) and any(
+        e.get("status") == "supported" for entry in per.values() for e in [entry, *entry.get("variants", [])])]
+    for op in unannotated:
+        for entry in probed[op].values():
+            for e in [entry, *entry.get("variants", [])]:
+                kinds = set(e.get("produces", [])) - {"MUL", "QUANTIZE", "DEQUANTIZE"}  # less the producer and consumer
+                e["same_scale" if kinds and kinds <= SAME_SCALE else "between_quantized"] = True
+                if not kinds:  # no TFLite op of its own: fused into the op before it (relu into ADD), or gone
+                    e["no_own_op"] = True
     registry = harness.quant_sources(probed, shares, folds)
     return harness.assemble(
         "tflite-int8", INT8.versions, registry, probed, records, probe_meta, generator=__name__,
@@ -254,8 +320,15 @@ def build_int8_table(records: list[Any], probe_meta: dict[str, Any]) -> dict[str
             "and the fixed_qparams annotator's ops (shares_input); torchao prepare_pt2e's conv-batch_norm folding "
             "(fuses_after); the schema-filled core probes of ops it annotates by Python call (python_call_ops: "
             f"{', '.join(sorted(by_call))}) are left out",
+            "registry: annotated_ops (torch.export's graph has no source_fn_stack: get_source_partitions matches "
+            "torch_fn's name against string sources only): a probed op no annotator takes (add's takes nothing "
+            "there) is quantized by the converter only between a dequantize and a quantize (between_quantized), or, "
+            "where its TFLite ops keep their input's scale (SAME_SCALE: tfl_ops.td's SameOperandsAndResultsScale), "
+            "next to one (same_scale); one whose probe made no TFLite op of its own (relu, fused into the op before "
+            "it) passes its readers' quantize on (no_own_op)",
             f"ai-edge-quantizer {harness.library_versions('ai-edge-quantizer').get('ai-edge-quantizer')} "
             f"default_policy.DEFAULT_JSON_POLICY ops_per_config[{AEQ_STATIC_INT8!r}]: the TFLite ops "
             "ai-edge-quantizer quantizes (named in the reason of an op that stays float)"],
-        registry={"patterns": list(PT2EQuantizer.STATIC_OPS), "shares_input": shares,
+        registry={"patterns": list(PT2EQuantizer.STATIC_OPS), "shares_input": shares, "annotated": sorted(own),
+                  "between_quantized": sorted(between),
                   "ai_edge_quantizer": sorted(set(policy))}, dtypes={})

@@ -107,6 +107,11 @@ class Verdict:
     fuses_after: tuple[str, ...] = ()
     output_quantized: bool = False  # partly float, but its output is quantized (the op that ends it is)
     fails_if_feeds: tuple[str, ...] = ()  # "unsupported" only where the result reaches one of these ops
+    # no annotator takes it, and the converter quantizes it: where its input is quantized or every reader quantizes
+    # it (`same_scale`: it keeps its input's scale), or only where both (`between_quantized`: TFLite's add)
+    same_scale: bool = False
+    between_quantized: bool = False
+    no_own_op: bool = False  # no target op of its own (fused into the op before it): it passes its readers' on
 
     @property
     def blocks(self) -> bool:
@@ -337,6 +342,9 @@ def _verdict(entry: dict[str, Any] | None) -> Verdict:
         fuses_after=tuple(entry.get("fuses_after", ())),
         output_quantized=entry.get("output_quantized", False),
         fails_if_feeds=tuple(entry.get("fails_if_feeds", ())),
+        same_scale=entry.get("same_scale", False),
+        between_quantized=entry.get("between_quantized", False),
+        no_own_op=entry.get("no_own_op", False),
     )
 
 
