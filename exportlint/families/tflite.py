@@ -87,13 +87,14 @@ FLOAT_KERNEL = "the TFLite converter keeps it in float between DEQUANTIZE and QU
 _INT_TYPES = ("INT8", "UINT8", "INT16")  # quantized activations
 _QDQ_OPS = ("QUANTIZE", "DEQUANTIZE")
 AEQ_STATIC_INT8 = "static_wi8_ai8"  # ai-edge-quantizer's int8 weights and activations, as PT2E's
-# TFLite ops whose int8 form keeps its input's scale (tensorflow/compiler/mlir/lite/ir/tfl_ops.td,
-# SameOperandsAndResultsScale): the converter moves a quantize/dequantize through them
-SAME_SCALE = frozenset({"BATCH_TO_SPACE_ND", "BROADCAST_TO", "CONCATENATION", "DEPTH_TO_SPACE", "EXPAND_DIMS",
-                        "GATHER", "GATHER_ND", "MAXIMUM", "MAX_POOL_2D", "MINIMUM", "MIRROR_PAD", "PACK", "PAD",
-                        "PADV2", "REDUCE_MAX", "REDUCE_MIN", "RESHAPE", "SELECT", "SELECT_V2", "SLICE",
-                        "SPACE_TO_BATCH_ND", "SPACE_TO_DEPTH", "SPLIT", "SPLIT_V", "SQUEEZE", "STRIDED_SLICE",
-                        "TILE", "TRANSPOSE", "UNPACK"})
+# TFLite ops whose int8 form keeps its input's scale: the SameOperandsAndResultsScale trait in TensorFlow's
+# tensorflow/compiler/mlir/lite/ir/tfl_ops.td (read at 1d7abe5b9ab6, the revision the code index holds):
+# the converter moves a quantize/dequantize through them
+SAME_SCALE = frozenset({"ADD_N", "AVERAGE_POOL_2D", "BATCH_TO_SPACE_ND", "CONCATENATION", "DEPTH_TO_SPACE",
+                        "EXPAND_DIMS", "GATHER", "MAXIMUM", "MAX_POOL_2D", "MEAN", "MINIMUM", "PACK", "PAD", "PADV2",
+                        "REDUCE_MAX", "REDUCE_MIN", "RELU", "RELU6", "RELU_N1_TO_1", "RESHAPE", "RESIZE_BILINEAR",
+                        "RESIZE_NEAREST_NEIGHBOR", "SLICE", "SPACE_TO_BATCH_ND", "SPACE_TO_DEPTH", "SPLIT", "SPLIT_V",
+                        "SQUEEZE", "STRIDED_SLICE", "TILE", "TOPK_V2", "TRANSPOSE", "UNPACK"})
 
 
 def quantize_int8(module: Any, inputs: tuple) -> tuple[Any, Any]:
