@@ -80,6 +80,22 @@ def test_core_ml_trace_path_traces_as_users_do():
     assert run.path == "trace" and run.converted is False and "TracingCheckError" in run.detail
 
 
+class _NonzeroPool(torch.nn.Module):
+    def forward(self, x):
+        y = x.flatten()
+        return y[torch.nonzero(y > 0).squeeze(1)].sum()
+
+
+def test_the_dynamo_exporter_gets_the_module_where_the_captured_program_fails():
+    """Exporting the captured program fails to decompose nonzero's unbacked size at opset 17; the exporter's own
+    capture of the module, which is what users call, converts."""
+    model, inputs = _NonzeroPool().eval(), (torch.rand(2, 8),)
+    runs = decide(Subject(model, inputs, torch.export.export(model, inputs)), [parse_target("onnx:17")], "auto",
+                  cache=False)
+    (dynamo,) = [d for d in runs if d.path == "dynamo"]
+    assert dynamo.converted, dynamo.detail
+
+
 class _CachesOnFirstCall(torch.nn.Module):
     """LeViT's attention biases: computed from a parameter on the first call in eval mode, then reused."""
 

@@ -35,8 +35,8 @@ class ONNX(Family):
 
 
 def export(subject, opset: int, exporter: str = "dynamo"):
-    """The ModelProto `torch.onnx.export` makes of `subject` at `opset`: of the captured ExportedProgram
-    (dynamo), or of the TorchScript module (the TorchScript exporter)."""
+    """The ModelProto `torch.onnx.export` makes of `subject` at `opset`: of the captured ExportedProgram,
+    else of the module as users pass it (dynamo), or of the TorchScript module (the TorchScript exporter)."""
     import logging
     import warnings
 
@@ -47,9 +47,14 @@ def export(subject, opset: int, exporter: str = "dynamo"):
         warnings.simplefilter("ignore")
         logging.getLogger("torch.onnx").setLevel(logging.ERROR)
         if exporter == "dynamo":
-            source = subject.program if subject.program is not None else subject.model
-            args = () if subject.program is not None else subject.inputs
-            return torch.onnx.export(source, args, dynamo=True, opset_version=opset, verbose=False).model_proto
+            if subject.program is not None:
+                try:
+                    return torch.onnx.export(subject.program, (), dynamo=True, opset_version=opset,
+                                             verbose=False).model_proto
+                except Exception:  # noqa: BLE001 - the exporter's own capture of the module, as users pass
+                    pass  # it, decomposes what the captured program cannot (nonzero's unbacked size)
+            return torch.onnx.export(subject.fresh(), subject.inputs, dynamo=True, opset_version=opset,
+                                     verbose=False).model_proto
         buffer = io.BytesIO()
         torch.onnx.export(subject.for_torchscript_exporter(), subject.inputs, buffer, dynamo=False,
                           opset_version=opset)
