@@ -3,7 +3,8 @@
 `decide` modes (`Options.decide`): "static" runs nothing; "auto" (the default) runs the converter
 of each path with an op no probe proved (a form no probe covered, a missing table, an op only the
 converter's registry lists) or one the tables say fails (`operator_support.paths_to_convert`), and
-the paths a family runs always (`Family.auto_paths`: the ONNX paths' own translation — `torch.onnx.export` of the ExportedProgram already captured (dynamo) and of the
+the paths a family runs always (`Family.auto_paths`: the ONNX paths' own translation —
+`torch.onnx.export` of the ExportedProgram already captured, or of the module where that fails (dynamo), and of the
 module (TorchScript exporter), then the produced opset, `onnx.checker` and ONNX Runtime against
 PyTorch's outputs: seconds, torch only); "confirm" (`--confirm`) also runs every other installed
 converter per path. Each family's unit (`exportlint.families.<name>`, `Family.runner`) holds its
