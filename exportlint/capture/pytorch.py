@@ -23,6 +23,7 @@ from exportlint.capture.locate import exception_frames, frames_from_text, is_lib
 from exportlint.errors import LoadError, UsageError
 from exportlint.ir import CaptureInfo, Location, NodeKind, OpGraph, OpNode, TensorMeta
 from exportlint.progress import step
+from exportlint.tables import op_stem
 
 EXPORT_NON_STRICT = "torch.export(non-strict)"
 EXPORT_STRICT = "torch.export(strict)"
@@ -32,8 +33,7 @@ JIT_TRACE = "torch.jit.trace"
 
 def _hints(op: str, module: str | None) -> list[str]:
     """Names that a source line calling `op` (ATen name) or module `module` is likely to contain."""
-    name = op.split(".")[1] if op.startswith("aten.") else op.split("::")[-1]
-    base = name.rstrip("_")
+    base = op_stem(op).rstrip("_")
     no_dims = re.sub(r"_?\d+d$", "", base)  # avg_pool2d -> avg_pool, grid_sampler_2d -> grid_sampler
     hints = [base, re.sub(r"_(forward|default)$", "", base), no_dims, no_dims.removesuffix("r")]
     if module:

@@ -18,7 +18,7 @@ from typing import Iterable
 
 from exportlint.engine.rule import Context, Example, Finding, GraphRule, Severity
 from exportlint.ir import NodeKind, OpGraph, OpNode
-from exportlint.tables import BOOKKEEPING_OPS, Status, load_table, quant_support, support
+from exportlint.tables import BOOKKEEPING_OPS, Status, load_table, op_stem, quant_support, support
 from exportlint.targets import Target
 
 QUANTIZED, FLOAT, FAILS, UNDECIDED = "quantized", "float", "fails", "undecided"
@@ -107,7 +107,7 @@ def _outcome(graph: OpGraph, node: OpNode, preds: list[OpNode], fed: bool, quant
     if any(p.op in verdict.fuses_after and quantized.get(p.name) for p in preds):
         return Outcome(node, QUANTIZED)  # folded into the op before it
     if (verdict.between_quantized or verdict.same_scale) and verdict.status is Status.SUPPORTED:
-        floats = sorted({_short(p.op) if p.kind is NodeKind.OP else "a model input"
+        floats = sorted({op_stem(p.op) if p.kind is NodeKind.OP else "a model input"
                          for p in graph.predecessors(node) if not quantized.get(p.name)})
         read = _read_quantized(graph, node, target)
         if (not floats and read) or (verdict.same_scale and (fed or read)):
@@ -120,26 +120,21 @@ def _outcome(graph: OpGraph, node: OpNode, preds: list[OpNode], fed: bool, quant
     if verdict.shares_input and verdict.status is not Status.FALLBACK:  # a probe saw it float even when fed
         if fed:
             return Outcome(node, QUANTIZED)
-        source = ", ".join(sorted({_short(p.op) for p in preds})) or "a model input"
+        source = ", ".join(sorted({op_stem(p.op) for p in preds})) or "a model input"
         return Outcome(node, FLOAT, f"it is quantized only after a quantized op (it shares its input's scale), "
                                     f"and its input here ({source}) is float{_patterns(node, target)}")
     if verdict.status is not Status.SUPPORTED:  # stays float, or named by the quantizer's source only
-        split = (f"; it is folded only into {', '.join(sorted({_short(o) for o in verdict.fuses_after}))} directly "
+        split = (f"; it is folded only into {', '.join(sorted({op_stem(o) for o in verdict.fuses_after}))} directly "
                  f"before it{_patterns(node, target)}" if verdict.fuses_after else "")
         return Outcome(node, FLOAT, verdict.reason.removeprefix("stays float: ") + split,
                        output_quantized=verdict.output_quantized and fed)
     return Outcome(node, QUANTIZED)
 
 
-def _short(op: str) -> str:
-    """`aten.conv2d.default` -> `conv2d`."""
-    return op.split(".")[1] if op.startswith("aten.") and op.count(".") >= 2 else op
-
-
 def _patterns(node: OpNode, target: Target) -> str:
     """The quantizer's fusion patterns that end with this op (`conv_bn_relu`, `linear_relu`), from its table."""
     table = load_table(*target.unit.precisions[target.precision].table.split("-", 1)) or {}
-    short = _short(node.op).removeprefix("_native_").replace("batch_norm", "bn").split("_legit")[0]
+    short = op_stem(node.op).removeprefix("_native_").replace("batch_norm", "bn").split("_legit")[0]
     names = [p for p in table.get("provenance", {}).get("registry", {}).get("patterns", []) if p.endswith(f"_{short}")]
     return f" (the quantizer's patterns: {', '.join(n.replace('_', '-') for n in names)})" if names else ""
 
@@ -267,7 +262,7 @@ class StaysFloat(GraphRule):
         for target in quantized_targets(ctx):
             for outcome in predict(graph, target):
                 if outcome.status == FLOAT:
-                    yield self.finding(graph, f"{_short(outcome.node.op)} stays float on {target}: {outcome.reason}",
+                    yield self.finding(graph, f"{op_stem(outcome.node.op)} stays float on {target}: {outcome.reason}",
                                        node=outcome.node, target=target)
 
 
@@ -316,7 +311,7 @@ class QuantizationFails(GraphRule):
             for outcome in predict(graph, target):
                 # an op the float model cannot take is EXL101's: quantizing is not what breaks it
                 if outcome.status == FAILS and not support(outcome.node.op, target.base, graph.dialect).blocks:
-                    yield self.finding(graph, f"{_short(outcome.node.op)} fails when the model is quantized for "
+                    yield self.finding(graph, f"{op_stem(outcome.node.op)} fails when the model is quantized for "
                                        f"{target} (its one-op model, quantized and lowered the same way, failed: "
                                        f"{outcome.reason})", node=outcome.node, target=target)
 
@@ -371,7 +366,7 @@ def summarize(outcomes: list[Outcome]) -> dict[str, object]:
         if o.status == QUANTIZED:
             int8_macs, int8_params = int8_macs + m, int8_params + w
         elif o.status != UNDECIDED:
-            k = kept.setdefault(_short(o.node.op), [0, 0])
+            k = kept.setdefault(op_stem(o.node.op), [0, 0])
             k[0], k[1] = k[0] + 1, k[1] + m
     worst = sorted(kept.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))
     return {"ops": len(outcomes), "quantized": sum(o.status == QUANTIZED for o in outcomes),
