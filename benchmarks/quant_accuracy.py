@@ -14,6 +14,8 @@ For each model (one subprocess each, with a timeout), per target:
 - `tflite+int8`: PT2E with litert-torch's PT2EQuantizer, convert_pt2e, litert_torch.convert(quant_config=...), the
   .tflite run in the LiteRT interpreter; per node: quantized when every TFLite op made from it (its tensors named after
   it while converting) computes on int8 activations (`exportlint.families.tflite.int8_outcome`).
+- `openvino:cpu+int8`: ov.convert_model, nncf.quantize, compiled and run on the CPU plugin; per node: quantized when
+  every runtime layer made from it runs at u8/i8 (`exportlint.families.openvino.int8_outcome`).
 A failed quantization, lowering or run makes every node "fails", and the prediction agrees on all of them when it
 predicts some op to fail (on none otherwise). Nodes with no counterpart (folded: batch_norm into
 conv, relu into the QDQ conv; or renamed by the ONNX optimizer) are not compared; `coverage` says how many were.
@@ -32,7 +34,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-TARGETS = ("executorch:xnnpack+int8", "onnx:17+qdq", "tflite+int8")
+TARGETS = ("executorch:xnnpack+int8", "onnx:17+qdq", "tflite+int8", "openvino:cpu+int8")
 MODELS = ("vision.resnet18", "vision.mobilenet_v2", "vision.mobilenet_v3_small", "vision.squeezenet",
           "vision.shufflenet_v2", "hf.bert", "hf.distilbert", "hf.vit", "hf.gpt2", "hf.resnet", "hf.convnext",
           "hf.mobilevit", "vision.mnasnet", "vision.regnet_y_400mf")
@@ -58,7 +60,7 @@ def actual(model, inputs, target: str, program) -> dict[str, str]:
 
     with torch.no_grad():
         expected = [t for t in torch.utils._pytree.tree_leaves(model(*inputs)) if isinstance(t, torch.Tensor)]
-    if target.startswith(("executorch", "tflite")):  # the family module's real quantizer, converter and runtime
+    if target.startswith(("executorch", "tflite", "openvino")):  # the family module's real quantizer, converter and runtime
         unit = importlib.import_module(parse_target(target).unit.__module__)
         artifact, outcome = unit.int8_outcome(model, inputs)
         problem = unit.run_int8(artifact, inputs, expected)

@@ -1,4 +1,5 @@
-"""Quantized precisions as part of the target (`executorch:xnnpack+int8`, `onnx:17+qdq`, `tflite+int8`): parsing, the per-op
+"""Quantized precisions as part of the target (`executorch:xnnpack+int8`, `onnx:17+qdq`, `tflite+int8`,
+`openvino:cpu+int8`): parsing, the per-op
 prediction (EXL610-EXL612) against the real quantizers and backends, and the summary's numbers by hand."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from exportlint.checks.quantization import _conv_bn_relu_linear, _sigmoid_gate, 
 from exportlint.errors import UsageError
 from exportlint.targets import Target, parse_target
 
-XNNPACK, QDQ, TFLITE = "executorch:xnnpack+int8", "onnx:17+qdq", "tflite+int8"
+XNNPACK, QDQ, TFLITE, OPENVINO = "executorch:xnnpack+int8", "onnx:17+qdq", "tflite+int8", "openvino:cpu+int8"
 
 
 def test_a_precision_is_part_of_the_target_and_round_trips():
@@ -154,6 +155,26 @@ def test_litert_quantizes_an_add_only_between_quantized_ops_and_the_prediction_a
     expected = {"add": "quantized", "add_1": "float", "add_2": "float", "relu": "float", "conv2d_3": "quantized"}
     assert {n: predicted[n] for n in expected} == expected
     assert {n: real[n][0] for n in expected} == expected
+
+
+def test_nncf_and_the_cpu_plugin_quantize_conv_bn_relu_linear_and_leave_a_softmax_float_as_predicted():
+    """The runtime graph of the compiled int8 model decides: every layer made from a node runs at u8/i8, or not."""
+    pytest.importorskip("nncf")
+    from exportlint.families.openvino import int8_outcome, run_int8
+
+    predicted = _predicted(_conv_bn_relu_linear, OPENVINO)
+    assert set(predicted.values()) == {"quantized"}, predicted
+    artifact, real = int8_outcome(*_conv_bn_relu_linear())
+    model, inputs = _conv_bn_relu_linear()
+    assert run_int8(artifact, inputs, [model(*inputs)]) is None
+    # the convolution, renamed when the batch norm is folded into it, is found through its reader
+    assert {n: s for n, (s, _) in real.items()} == predicted
+
+    findings = [f for f in check(_graph(_softmax_between_linears), [OPENVINO]) if f.code == "EXL610"]
+    assert [f.op for f in findings] == ["aten.softmax.int"]
+    _, real = int8_outcome(*_softmax_between_linears())
+    assert {n: s for n, (s, _) in real.items()} == {"linear": "quantized", "softmax": "float", "linear_1": "quantized"}
+    assert _predicted(_softmax_between_linears, OPENVINO) == {n: s for n, (s, _) in real.items()}
 
 
 def test_the_summary_numbers_are_right_by_hand():

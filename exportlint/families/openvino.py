@@ -3,18 +3,26 @@
 Target `openvino:cpu` (the CPU plugin: the one that runs here). The table `aten-openvino.json` is proven
 by one-op models of the probe catalogue: converted from their ExportedProgram, compiled for the CPU,
 run and compared with PyTorch; `produces` lists the OpenVINO operation types the conversion made.
+
+`openvino:cpu+int8`: NNCF post-training quantization of the converted model, compiled for the CPU plugin; an op
+is quantized when the plugin's runtime graph runs the layer it is part of at u8/i8 (`int8_outcome`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 from typing import Any
 
-from exportlint.family import EXPORT_GRAPH, ConversionPath, Family
+from exportlint.family import EXPORT_GRAPH, ConversionPath, Family, Precision
 
 LIBRARIES = ("torch", "openvino")
 TABLE = "aten-openvino"
 GENERATOR_VERSION = "1"
 DEVICE = {"cpu": "CPU"}
+INT8 = Precision(
+    "int8", ("cpu",), "nncf.quantize(ov.convert_model(ExportedProgram), nncf.Dataset(calibration inputs)), "
+    "compiled for the CPU plugin", "aten-openvino-int8", ("torch", "openvino", "nncf"))
 
 
 class OpenVINO(Family):
@@ -29,6 +37,7 @@ class OpenVINO(Family):
             "for the CPU plugin and run against PyTorch's outputs.")
     runners = {"export": "convert_and_run"}
     table = TABLE
+    precisions = {"int8": INT8}
 
 
 def convert(program: Any, inputs: tuple, version: str) -> tuple[list[str], list[Any]]:
@@ -109,3 +118,149 @@ def build_table(records: list[Any], probe_meta: dict[str, Any]) -> dict[str, Any
             "probes: torch.export, openvino.convert_model(ExportedProgram), compile_model(CPU), run and "
             "compared with PyTorch"],
         registry={"fx_ops": len(fx_ops)}, dtypes={})
+
+
+# --- int8: NNCF post-training quantization, run by the CPU plugin ----------------------------------
+
+# What a node that stays float is told, per cause (`int8_outcome`).
+NO_FAKE_QUANTIZE = ("NNCF puts no FakeQuantize on its inputs (its CPU hardware config does not quantize this "
+                    "operation, or its input here is not quantized)")
+FLOAT_KERNEL = "NNCF quantizes its inputs, but the CPU plugin runs it in float (dequantized before it)"
+_NOT_LAYERS = ("Input", "Output", "Const", "FakeQuantize", "Reorder")  # runtime layers that compute nothing of a node
+
+
+def _decompositions() -> Any:
+    """The decomposition table `ov.convert_model` applies to an ExportedProgram (applied first here, so that the
+    names of the converted model's operations map back to the user's nodes through `from_node`)."""
+    from openvino.frontend.pytorch.torchdynamo.export_decompositions import ops_to_not_decompose
+    from torch.export.decomp_utils import CustomDecompTable
+
+    table = CustomDecompTable()  # as TorchFXPythonDecoder.from_exported_program builds it
+    for op in ops_to_not_decompose():
+        table.pop(op, None)
+    return table
+
+
+def quantize_int8(program: Any, inputs: tuple) -> Any:
+    """`nncf.quantize` of `ov.convert_model(program)`, calibrated on the example `inputs` (NNCF's defaults
+    otherwise: mixed preset, per-channel weights)."""
+    import logging
+
+    import nncf
+    import openvino as ov
+
+    nncf.set_log_level(logging.ERROR)
+    data = nncf.Dataset([tuple(t.detach().numpy() for t in inputs)])
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):  # its progress bars
+        return nncf.quantize(ov.convert_model(program), data, subset_size=1)
+
+
+def int8_outcome(module: Any, inputs: tuple) -> tuple[tuple[Any, Any], dict[str, tuple[str, str]]]:
+    """Quantize and compile `module` for real: ((the quantized model, compiled), {name of a node of `torch.export`'s graph:
+    ("quantized" | "float", why)}). A node is quantized when every runtime layer it is part of (its
+    `originalLayersNames`: the converter names an operation after the node, `NODE/aten.op/Type`) runs at u8 or
+    i8; a node none is named after whose one reader has some (a convolution with the batch norm after it folded
+    in) gets its reader's. Raises the converter's, quantizer's or plugin's error."""
+    import openvino as ov
+    import torch
+
+    from exportlint.tables.probe.harness import note_outcome, source_node
+
+    program = torch.export.export(module, inputs).run_decompositions(_decompositions())
+    root = {n.name: source_node(n) or n.name for n in program.graph.nodes if n.op == "call_function"}
+    quantized = quantize_int8(program, inputs)
+    fed = {op.get_friendly_name().split("/")[0] for op in quantized.get_ops()
+           if any(i.get_source_output().get_node().get_type_name() == "FakeQuantize" for i in op.inputs())}
+    compiled = ov.compile_model(quantized, DEVICE["cpu"], {"INFERENCE_PRECISION_HINT": "f32"})
+    layers: dict[str, list[tuple[str, bool]]] = {}  # node -> (layer type, runs at u8/i8) of the layers made from it
+    for layer in compiled.get_runtime_model().get_ops():
+        info = layer.get_rt_info()
+        kind = info["layerType"].astype(str)
+        if kind in _NOT_LAYERS or all(i.get_source_output().get_node().get_rt_info()["layerType"].astype(str) == "Const"
+                                      for i in layer.inputs()):  # a constant's reshape (a convolution's bias)
+            continue
+        for name in {n.split("/")[0] for n in info["originalLayersNames"].astype(str).split(",")} & root.keys():
+            layers.setdefault(name, []).append((kind, info["runtimePrecision"].astype(str) in ("u8", "i8")))
+    for node in program.graph.nodes:  # a convolution with the batch norm after it folded in takes a new name
+        reader = next(iter(node.users)).name if len(node.users) == 1 else ""
+        if node.name in root and node.name not in layers and reader in layers:
+            layers[node.name] = layers[reader]
+    out: dict[str, tuple[str, str]] = {}
+    for name, made in layers.items():  # a Reshape after a layer's int8 computation (a linear's) is not it
+        for _, int8 in [m for m in made if m[0] != "Reshape"] or made:
+            note_outcome(out, root[name], "quantized" if int8 else "float",
+                         "" if int8 else FLOAT_KERNEL if name in fed else NO_FAKE_QUANTIZE)
+    return (quantized, compiled), out
+
+
+def run_int8(artifact: tuple[Any, Any], inputs: tuple, expected: list) -> str | None:
+    """Run the compiled int8 model on the CPU plugin: None when it runs and its outputs have PyTorch's shapes."""
+    from exportlint.tables.probe.harness import compare_outputs
+
+    compiled = artifact[1]
+    result = compiled([t.detach().numpy() for t in inputs])
+    return compare_outputs(expected, [result[o] for o in compiled.outputs], False, "OpenVINO (int8)")
+
+
+def probe_int8(case: Any) -> Any:
+    """One catalogue probe between a quantized producer and consumer (`after_producer` with matmuls: NNCF quantizes
+    a MatMul's inputs), quantized and compiled with `int8_outcome`, run on the CPU plugin (shapes compared).
+    `produced` lists the OpenVINO operation types of the quantized model, `fallback["cpu"]` the ATen ops that
+    stayed float, `note` why."""
+    from exportlint.tables.probe.harness import quant_probe
+
+    return quant_probe(case, "cpu", int8_outcome, run_int8, ("converting, quantizing or compiling",
+                                                            "running the int8 model on the CPU plugin"),
+                       consumer=True, matmul=True, produced=_op_types)
+
+
+def _op_types(artifact: tuple[Any, Any]) -> list[str]:
+    return sorted({op.get_type_name() for op in artifact[0].get_ops()} - {"Parameter", "Result", "Constant"})
+
+
+def _prepare_int8() -> None:
+    import nncf  # noqa: F401
+    import openvino.frontend.pytorch.fx_decoder  # noqa: F401
+
+
+probe_int8.prepare = _prepare_int8
+
+
+def int8_agnostic() -> tuple[list[str], list[str]]:
+    """(the OpenVINO operation types NNCF treats as quantization-agnostic: a FakeQuantize moves through them, read
+    from its metatypes; the ATen ops the float table, `aten-openvino.json`, says become only such operations)."""
+    from nncf.openvino.graph.metatypes.groups import QUANTIZE_AGNOSTIC_OPERATIONS
+
+    from exportlint.tables import load_table
+
+    agnostic = {name for metatype in QUANTIZE_AGNOSTIC_OPERATIONS for name in metatype.op_names}
+    ops = [op for op, per_version in (load_table("aten", "openvino") or {}).get("ops", {}).items()
+           if all(e.get("produces") and set(e["produces"]) <= agnostic for e in per_version.values())]
+    return sorted(agnostic), sorted(ops)
+
+
+# The CPU plugin folds a batch norm into the convolution before it (the converter's ConvolutionMultiplyFusion).
+_CONVS = ["aten.conv1d.default", "aten.conv2d.default", "aten.conv3d.default", "aten.convolution.default"]
+
+
+def build_int8_table(records: list[Any], probe_meta: dict[str, Any]) -> dict[str, Any]:
+    from exportlint.tables.probe import harness
+
+    probed = harness.merge(records, INT8.versions, "produces")
+    harness.mark_fallback(probed, records, INT8.versions, harness.stays_float, exact=True)
+    agnostic, moved = int8_agnostic()
+    registry = harness.quant_sources(probed, [], {"aten.batch_norm.default": _CONVS,
+                                                  "aten._native_batch_norm_legit_no_training.default": _CONVS})
+    for op in moved:  # a FakeQuantize moves through it: int8 where what it reads or what reads it is
+        for entry in probed.get(op, {}).values():
+            if entry["status"] == "supported":
+                entry["same_scale"] = True
+    return harness.assemble(
+        "openvino-int8", INT8.versions, registry, probed, records, probe_meta, generator=__name__,
+        generator_version=GENERATOR_VERSION, libraries=INT8.libraries, sources=[
+            f"probes: each catalogue op between identity linears, {INT8.call}, run; an op is quantized when the "
+            "CPU plugin's runtime graph (compiled_model.get_runtime_model()) runs every layer made from it at u8/i8",
+            "registry: nncf.openvino.graph.metatypes.groups.QUANTIZE_AGNOSTIC_OPERATIONS, and the operations each ATen "
+            "op becomes in aten-openvino.json (same_scale); batch_norm folds into the convolution before it "
+            "(fuses_after)"],
+        registry={"quantize_agnostic": agnostic, "same_scale": moved}, dtypes={})

@@ -406,12 +406,14 @@ def _fallback_by_form(op: str, v: str, records: Iterable[ProbeRecord], forms: di
     return conditional_entry(op, variants, [r.name for r in own if r.name not in forms])
 
 
-def after_producer(case: Any, consumer: bool = False) -> Any:
+def after_producer(case: Any, consumer: bool = False, matmul: bool = False) -> Any:
     """A quantization probe of `case`: its first float input multiplied by a parameter first, so that the op
-    reads a quantized tensor as it does in a model (a `mul` by a weight is quantized by every quantizer
-    probed); with `consumer`, its float outputs multiplied by a parameter too, so that a quantized op reads
-    them (a converter that quantizes an op between a dequantize and a quantize, TFLite's, then does). A case
-    without a float input is returned as is."""
+    reads a quantized tensor as it does in a model (a `mul` by a weight is quantized by every PT2E and ONNX
+    quantizer probed); with `consumer`, its float outputs multiplied by a parameter too, so that a quantized op
+    reads them (a converter that quantizes an op between a dequantize and a quantize, TFLite's, then does). With
+    `matmul`, both are a `linear` with the identity over the last dim instead (NNCF quantizes a MatMul's inputs,
+    not a Multiply by a constant); a tensor of rank 0 keeps the `mul`. A case without a float input is returned
+    as is."""
     from dataclasses import replace
 
     def build() -> tuple[Any, tuple]:
@@ -422,6 +424,12 @@ def after_producer(case: Any, consumer: bool = False) -> Any:
         if first is None:
             return module, inputs
 
+        dims = {inputs[first].shape[-1]} if matmul and inputs[first].dim() else set()
+        if matmul and consumer:
+            with torch.no_grad():
+                dims |= {t.shape[-1] for t in torch.utils._pytree.tree_leaves(module(*inputs))
+                         if isinstance(t, torch.Tensor) and t.is_floating_point() and t.dim()}
+
         class AfterProducer(torch.nn.Module):
             def __init__(self) -> None:
                 super().__init__()
@@ -429,12 +437,19 @@ def after_producer(case: Any, consumer: bool = False) -> Any:
                 self.scale = torch.nn.Parameter(torch.rand_like(inputs[first]) + 0.5)
                 if consumer:
                     self.after = torch.nn.Parameter(torch.tensor([1.5]))
+                for d in dims:
+                    self.register_buffer(f"eye{d}", torch.eye(d))
+
+            def through(self, t: Any, weight: Any) -> Any:
+                if t.dim() and t.shape[-1] in dims:
+                    return torch.nn.functional.linear(t, getattr(self, f"eye{t.shape[-1]}").to(t.dtype))
+                return t * weight
 
             def forward(self, *args: Any) -> Any:
-                out = self.inner(*args[:first], args[first] * self.scale, *args[first + 1:])
+                out = self.inner(*args[:first], self.through(args[first], self.scale), *args[first + 1:])
                 return torch.utils._pytree.tree_map(
-                    lambda t: t * self.after if isinstance(t, torch.Tensor) and t.is_floating_point() else t,
-                    out) if consumer else out
+                    lambda t: self.through(t, self.after) if isinstance(t, torch.Tensor) and t.is_floating_point()
+                    else t, out) if consumer else out
 
         return AfterProducer().eval(), inputs
 
@@ -475,12 +490,12 @@ def record_float(record: ProbeRecord, program: Any, outcome: dict[str, tuple[str
 
 def quant_probe(case: Any, version: str, quantize: Callable[[Any, tuple], tuple[Any, dict[str, tuple[str, str]]]],
                 run: Callable[[Any, tuple, list[Any]], str | None], stages: tuple[str, str], consumer: bool = False,
-                produced: Callable[[Any], list[str]] | None = None) -> ProbeRecord:
+                produced: Callable[[Any], list[str]] | None = None, matmul: bool = False) -> ProbeRecord:
     """The body of a quantization probe: `case` after a quantized producer (`after_producer`, with `consumer`),
     exported, then `quantize(module, inputs) -> (artifact, {node: (status, why)})` (the real quantizer and
     converter) and `run(artifact, inputs, expected) -> problem`; a failure is recorded with the stage it happened
     in (`stages`: quantizing, running), else `record_float` and `produced(artifact)` (the target's ops)."""
-    record, module, program, inputs, expected = begin_probe(after_producer(case, consumer))
+    record, module, program, inputs, expected = begin_probe(after_producer(case, consumer, matmul))
     if program is None:
         return record
     stage = stages[0]
