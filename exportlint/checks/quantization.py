@@ -1,5 +1,6 @@
 """EXL610-EXL612: what int8 quantization does to each op, for targets with a precision (`executorch:xnnpack+int8`,
-`onnx:17+qdq`, `tflite+int8`, `openvino:cpu+int8`): quantized, stays float (with why), or fails; and a summary of what runs in int8.
+`onnx:17+qdq`, `tflite+int8`, `openvino:cpu+int8`): quantized, stays float (with why), or fails; and a summary of
+what runs in int8.
 
 The per-op outcome (`predict`) walks the graph in order with the precision's table (`quant_support`): an op
 the probes saw quantized is quantized, unless it only shares its input's quantization (`shares_input`: relu,

@@ -156,11 +156,11 @@ def quantize_int8(program: Any, inputs: tuple) -> Any:
 
 
 def int8_outcome(module: Any, inputs: tuple) -> tuple[tuple[Any, Any], dict[str, tuple[str, str]]]:
-    """Quantize and compile `module` for real: ((the quantized model, compiled), {name of a node of `torch.export`'s graph:
-    ("quantized" | "float", why)}). A node is quantized when every runtime layer it is part of (its
-    `originalLayersNames`: the converter names an operation after the node, `NODE/aten.op/Type`) runs at u8 or
-    i8; a node none is named after whose one reader has some (a convolution with the batch norm after it folded
-    in) gets its reader's. Raises the converter's, quantizer's or plugin's error."""
+    """Quantize and compile `module` for real: ((the quantized model, compiled), {name of a node of
+    `torch.export`'s graph: ("quantized" | "float", why)}). A node is quantized when every runtime layer it is
+    part of (its `originalLayersNames`: the converter names an operation after the node, `NODE/aten.op/Type`)
+    runs at u8 or i8; a node none is named after whose one reader has some (a convolution with the batch norm
+    after it folded in) gets its reader's. Raises the converter's, quantizer's or plugin's error."""
     import openvino as ov
     import torch
 
@@ -175,9 +175,9 @@ def int8_outcome(module: Any, inputs: tuple) -> tuple[tuple[Any, Any], dict[str,
     layers: dict[str, list[tuple[str, bool]]] = {}  # node -> (layer type, runs at u8/i8) of the layers made from it
     for layer in compiled.get_runtime_model().get_ops():
         info = layer.get_rt_info()
-        kind = info["layerType"].astype(str)
-        if kind in _NOT_LAYERS or all(i.get_source_output().get_node().get_rt_info()["layerType"].astype(str) == "Const"
-                                      for i in layer.inputs()):  # a constant's reshape (a convolution's bias)
+        kind = _layer_type(layer)
+        sources = [_layer_type(i.get_source_output().get_node()) for i in layer.inputs()]
+        if kind in _NOT_LAYERS or all(s == "Const" for s in sources):  # all-Const: a constant's reshape (a bias)
             continue
         for name in {n.split("/")[0] for n in info["originalLayersNames"].astype(str).split(",")} & root.keys():
             layers.setdefault(name, []).append((kind, info["runtimePrecision"].astype(str) in ("u8", "i8")))
@@ -193,6 +193,10 @@ def int8_outcome(module: Any, inputs: tuple) -> tuple[tuple[Any, Any], dict[str,
     return (quantized, compiled), out
 
 
+def _layer_type(layer: Any) -> str:
+    return layer.get_rt_info()["layerType"].astype(str)
+
+
 def run_int8(artifact: tuple[Any, Any], inputs: tuple, expected: list) -> str | None:
     """Run the compiled int8 model on the CPU plugin: None when it runs and its outputs have PyTorch's shapes."""
     from exportlint.tables.probe.harness import compare_outputs
@@ -203,8 +207,8 @@ def run_int8(artifact: tuple[Any, Any], inputs: tuple, expected: list) -> str | 
 
 
 def probe_int8(case: Any) -> Any:
-    """One catalogue probe between a quantized producer and consumer (`after_producer` with matmuls: NNCF quantizes
-    a MatMul's inputs), quantized and compiled with `int8_outcome`, run on the CPU plugin (shapes compared).
+    """One catalogue probe between a quantized producer and consumer (`after_producer` with identity linears: NNCF
+    quantizes a MatMul's inputs), quantized and compiled with `int8_outcome`, run on the CPU plugin (shapes compared).
     `produced` lists the OpenVINO operation types of the quantized model, `fallback["cpu"]` the ATen ops that
     stayed float, `note` why."""
     from exportlint.tables.probe.harness import quant_probe

@@ -491,7 +491,7 @@ def record_float(record: ProbeRecord, program: Any, outcome: dict[str, tuple[str
 def quant_probe(case: Any, version: str, quantize: Callable[[Any, tuple], tuple[Any, dict[str, tuple[str, str]]]],
                 run: Callable[[Any, tuple, list[Any]], str | None], stages: tuple[str, str], consumer: bool = False,
                 produced: Callable[[Any], list[str]] | None = None, matmul: bool = False) -> ProbeRecord:
-    """The body of a quantization probe: `case` after a quantized producer (`after_producer`, with `consumer`),
+    """The body of a quantization probe: `case` after a quantized producer (`after_producer`, with `consumer`, `matmul`),
     exported, then `quantize(module, inputs) -> (artifact, {node: (status, why)})` (the real quantizer and
     converter) and `run(artifact, inputs, expected) -> problem`; a failure is recorded with the stage it happened
     in (`stages`: quantizing, running), else `record_float` and `produced(artifact)` (the target's ops)."""
