@@ -60,8 +60,8 @@ def actual(model, inputs, target: str, program) -> dict[str, str]:
 
     with torch.no_grad():
         expected = [t for t in torch.utils._pytree.tree_leaves(model(*inputs)) if isinstance(t, torch.Tensor)]
-    if target.startswith(("executorch", "tflite", "openvino")):  # the family module's real quantizer, converter and runtime
-        unit = importlib.import_module(parse_target(target).unit.__module__)
+    unit = importlib.import_module(parse_target(target).unit.__module__)
+    if hasattr(unit, "int8_outcome"):  # the family module's real quantizer, converter and runtime
         artifact, outcome = unit.int8_outcome(model, inputs)
         problem = unit.run_int8(artifact, inputs, expected)
         names = {name: status for name, (status, _) in outcome.items()}

@@ -197,7 +197,7 @@ def _softmax_between_linears():
             self.q, self.out = torch.nn.Linear(16, 16), torch.nn.Linear(16, 16)
 
         def forward(self, x):
-            return self.out(torch.softmax(self.q(x), dim=-1))  # expect: EXL611
+            return self.out(torch.softmax(self.q(x), dim=-1))  # expect: EXL610, EXL611
 
     return Scores().eval(), (torch.randn(2, 16),)
 
@@ -255,9 +255,11 @@ class StaysFloat(GraphRule):
     summary = "An op that stays in float when the model is quantized for the target."
     severity = Severity.WARNING
     invalid = (Example(build=_sigmoid_gate, targets=("executorch:xnnpack+int8",)),
-               Example(build=_gelu_mlp, targets=("executorch:xnnpack+int8", "onnx:17+qdq")))
+               Example(build=_gelu_mlp, targets=("executorch:xnnpack+int8", "onnx:17+qdq")),
+               Example(build=_softmax_between_linears, targets=("openvino:cpu+int8",)))
     valid = (Example(build=_conv_bn_relu_linear, targets=_INT8_TARGETS),
-             Example(build=_sigmoid_gate, targets=("onnx:17+qdq", "tflite+int8", "executorch:xnnpack")))
+             Example(build=_sigmoid_gate, targets=("onnx:17+qdq", "tflite+int8", "executorch:xnnpack",
+                                                   "openvino:cpu+int8")))
 
     def check(self, graph: OpGraph, ctx: Context) -> Iterable[Finding]:
         for target in quantized_targets(ctx):

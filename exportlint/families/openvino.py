@@ -40,12 +40,17 @@ class OpenVINO(Family):
     precisions = {"int8": INT8}
 
 
+def _op_types(model: Any) -> list[str]:
+    """The operation types of an `ov.Model`, but its inputs, outputs and constants."""
+    return sorted({op.get_type_name() for op in model.get_ops()} - {"Parameter", "Result", "Constant"})
+
+
 def convert(program: Any, inputs: tuple, version: str) -> tuple[list[str], list[Any]]:
     """Convert, compile for `version`'s device and run: (OpenVINO op types, outputs)."""
     import openvino as ov
 
     model = ov.convert_model(program)
-    ops = sorted({op.get_type_name() for op in model.get_ops()} - {"Parameter", "Result", "Constant"})
+    ops = _op_types(model)
     compiled = ov.compile_model(model, DEVICE[version])
     result = compiled([t.detach().numpy() for t in inputs])
     return ops, [result[out] for out in compiled.outputs]
@@ -215,11 +220,7 @@ def probe_int8(case: Any) -> Any:
 
     return quant_probe(case, "cpu", int8_outcome, run_int8, ("converting, quantizing or compiling",
                                                             "running the int8 model on the CPU plugin"),
-                       consumer=True, matmul=True, produced=_op_types)
-
-
-def _op_types(artifact: tuple[Any, Any]) -> list[str]:
-    return sorted({op.get_type_name() for op in artifact[0].get_ops()} - {"Parameter", "Result", "Constant"})
+                       consumer=True, matmul=True, produced=lambda artifact: _op_types(artifact[0]))
 
 
 def _prepare_int8() -> None:
