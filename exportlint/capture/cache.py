@@ -4,8 +4,9 @@ nor captures again. See docs/configuration.md ("Caches").
 
 An entry is found by a key: the spec (a file's absolute path), the example inputs asked for
 (`--input-shape`/`--input-dtype`), the options that change a capture (`--train`, `--dynamic`,
-`--no-recapture`, `--script`, whether a target needs the TorchScript graph or the float16 run of
-`exportlint.capture.fp16`), and the versions of Python, exportlint's capture code and the libraries that build graphs. The entry holds the graphs
+`--no-recapture`, `--script`, whether a target needs the TorchScript graph, the float16 run of
+`exportlint.capture.fp16` or litert-torch's layout pass of `exportlint.capture.litert_layout`), and the versions of
+Python, exportlint's capture code and the libraries that build graphs. The entry holds the graphs
 (`exportlint.ir.serial`), the fingerprint that keys their converter decisions
 (`decide.Subject.fingerprint`), and the content digest of every user file the capture read: the
 factory's module, the user modules imported while it ran, the files in the graphs' stacks. It is
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from exportlint.ir import OpGraph
 
 # Packages whose code builds the graph besides the user's (model zoos) and torch.
-LIBRARIES = ("torch", "torchvision", "timm", "transformers", "networkx")
+LIBRARIES = ("torch", "torchvision", "timm", "transformers", "networkx", "litert-torch")
 _FORMAT = 1  # bump when the entry's layout changes
 
 
@@ -75,14 +76,15 @@ def _key(spec: str, options: Options, shapes: list[str], dtypes: list[str]) -> l
     from exportlint.tables.probe.harness import library_versions
     from exportlint.targets import TRACE_GRAPH
 
-    from exportlint.capture import fp16
+    from exportlint.capture import fp16, litert_layout
     from exportlint.capture.spec import is_file_target
 
     target, _, attr = spec.rpartition(":")
     where = str(Path(target).resolve()) if is_file_target(target) else [target, os.getcwd()]
     needs_trace = any(p.graph == TRACE_GRAPH for t in options.targets for p in t.paths("aten"))
     return [_FORMAT, where, attr, shapes, dtypes, options.train, [repr(d) for d in options.dynamic],
-            options.recapture, options.script, needs_trace, fp16.wanted(options), sys.version, __version__,
+            options.recapture, options.script, needs_trace, fp16.wanted(options), litert_layout.wanted(options),
+            sys.version, __version__,
             code_digest(str(EXPORTLINT_DIR / "capture"), str(EXPORTLINT_DIR / "ir")), library_versions(*LIBRARIES)]
 
 

@@ -16,7 +16,7 @@ import re
 import sys
 from typing import Any, Callable, Iterator
 
-from exportlint.capture import fp16
+from exportlint.capture import fp16, litert_layout
 from exportlint.options import DynamicDim, Options
 from exportlint.capture.spec import quiet
 from exportlint.capture.locate import exception_frames, frames_from_text, is_library_file, jit_frames, locate
@@ -79,6 +79,9 @@ def capture_torch(model: Any, inputs: tuple, options: Options, name: str) -> OpG
             if fp16.wanted(options) and not meta:
                 with step("a float16 run beside float32"):
                     info.fp16, info.fp16_error = fp16.half_run(graph.source)
+            if litert_layout.wanted(options) and not meta:
+                with step("litert-torch's layout pass"), quiet():
+                    info.litert_layout, info.litert_layout_error = litert_layout.transposed_broadcasts(graph.source)
         return graph
     if meta:
         _check_inputs(model, inputs, name)

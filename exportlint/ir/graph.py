@@ -118,6 +118,10 @@ class CaptureInfo:
     # The program run in float16 beside float32, when a target computes in float16; or why it failed.
     fp16: HalfRun | None = None
     fp16_error: str | None = None
+    # The broadcasting expand nodes litert-torch's layout pass transposes to NHWC, when a TFLite target is
+    # checked (`exportlint.capture.litert_layout`); or why the pass could not run.
+    litert_layout: tuple[str, ...] | None = None
+    litert_layout_error: str | None = None
     # The model as the TorchScript conversion paths see it (torch.jit.trace), or why it failed.
     traced: "OpGraph | None" = None
     trace_error: str | None = None
