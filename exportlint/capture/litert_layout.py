@@ -17,13 +17,11 @@ if TYPE_CHECKING:
     from exportlint.options import Options
 
 RULE = "EXL112"  # the rule that reads the result
+_EXPANDS = ("expand", "expand_as", "expand_copy", "broadcast_to")  # op stems of the captured program
 
 
 def wanted(options: Options) -> bool:
     return options.enabled(RULE) and any(t.family == "tflite" for t in options.targets)
-
-
-_EXPANDS = ("expand", "expand_as", "expand_copy", "broadcast_to")
 
 
 def _broadcasts(program: Any) -> set[str]:
