@@ -33,7 +33,9 @@ def half_run(program) -> tuple[HalfRun | None, str | None]:
     try:
         return compare_fp16(program), None
     except Exception as exc:  # noqa: BLE001 - reported by EXL602
-        return None, f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        from exportlint.decide import first_line
+
+        return None, first_line(exc)
 
 
 def compare_fp16(program) -> HalfRun:

@@ -50,7 +50,9 @@ def transposed_broadcasts(program: Any) -> tuple[tuple[str, ...] | None, str | N
     except ImportError:
         return None, "litert-torch is not installed"
     except Exception as exc:  # noqa: BLE001 - reported by EXL112
-        return None, f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        from exportlint.decide import first_line
+
+        return None, first_line(exc)
 
 
 def _run(program: Any) -> tuple[str, ...]:

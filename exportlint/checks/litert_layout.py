@@ -77,7 +77,8 @@ class LitertTransposedBroadcast(GraphRule):
     ```
 
     ## Fix safety
-    No automatic fix yet. Dropping the `expand` before an elementwise op that broadcasts is exact.
+    No graph fix. The source rule EXL507 finds `y.expand_as(x)` / `y.expand(x.shape)` beside `x` in the source and
+    drops the expand (safe: the op broadcasts to the same numbers).
 
     ## Known problems
     Needs litert-torch installed and a `torch.export` capture with real shapes (not a meta-device model);
