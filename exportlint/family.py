@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Callable, ClassVar
 from exportlint.discovery import collect
 
 if TYPE_CHECKING:
-    from exportlint.options import DynamicDim
     from exportlint.decide import Subject
+    from exportlint.ir import OpGraph
+    from exportlint.options import DynamicDim
     from exportlint.targets import Target
 
 # What a conversion path is judged on: torch.export's ATen graph, or the TorchScript graph of
@@ -44,13 +45,16 @@ class ConversionPath:
 class Precision:
     """A way to quantize a model for a family (`--target FAMILY:VERSION+NAME`): what the user runs, the
     versions it applies to, and its table of per-op outcomes (quantized / stays float / fails), proven by
-    the family module's `probe_<name>(OneOp)` and built by its `build_<name>_table(records, probe_meta)`."""
+    the family module's `probe_<name>(OneOp)` and built by its `build_<name>_table(records, probe_meta)`. A
+    weight-only scheme (`weights_only`: which constants are stored in int8, per their size) is proven by the
+    family module's own weight probes instead, `generate_<name>_table(out_dir, probe)`."""
 
     name: str  # "int8", "qdq": the `+suffix`
     versions: tuple[str, ...]  # the family versions it applies to
     call: str  # what the user runs, for messages and docs
     table: str  # "aten-executorch-int8": rules/tables/TABLE.json, rules/probes/TABLE.json
     libraries: tuple[str, ...]  # distributions whose versions decide it (table provenance)
+    weights_only: bool = False  # int8 weights, float compute (Core ML's linear_quantize_weights)
 
 
 # A model file (.onnx, .keras, SavedModel) has one way in: its family's converter.
@@ -150,6 +154,12 @@ class Family:
             return severity, why.format(hint=f"--dynamic {dim.input}:{dim.dim}={dim.name}:MIN..MAX")
         return None
 
+    @classmethod
+    def quant_ignored(cls, graph: OpGraph, precision: str) -> dict[str, str]:
+        """The nodes `precision`'s quantizer leaves float by a pattern of its own, whatever its table says of each
+        op: {node name: why} (NNCF's ignored patterns)."""
+        return {}
+
     # -- the real converter -----------------------------------------------------------------------
 
     @classmethod
@@ -170,10 +180,12 @@ class Family:
 
         module = importlib.import_module(cls.__module__)
         own = [(cls.table, "probe_case", cls.libraries, "build_table")] if cls.table and not precision else []
-        own += [(p.table, f"probe_{name}", p.libraries, f"build_{name}_table") for name, p in cls.precisions.items()
-                if precision in (None, name)]
+        wanted = {name: p for name, p in cls.precisions.items() if precision in (None, name)}
+        own += [(p.table, f"probe_{name}", p.libraries, f"build_{name}_table") for name, p in wanted.items()
+                if not p.weights_only]
         out = [harness.generate_table(out_dir, table, f"{cls.__module__}:{fn}" if probe else None, libraries,
                                       getattr(module, build), budget) for table, fn, libraries, build in own]
+        out += [getattr(module, f"generate_{name}_table")(out_dir, probe) for name, p in wanted.items() if p.weights_only]
         for name in cls.generators if not precision else ():
             out += importlib.import_module(f"exportlint.tables.generate.{name}").generate(out_dir, probe)
         return out

@@ -1,5 +1,5 @@
 """Quantized precisions as part of the target (`executorch:xnnpack+int8`, `onnx:17+qdq`, `tflite+int8`,
-`openvino:cpu+int8`): parsing, the per-op prediction (EXL610-EXL612) against the real quantizers and backends, and
+`openvino:cpu+int8`, and Core ML's weight-only `coreml:iOS17+w8`): parsing, the per-op prediction (EXL610-EXL612) against the real quantizers and backends, and
 the summary's numbers by hand."""
 
 from __future__ import annotations
@@ -10,11 +10,13 @@ from functools import cache
 import pytest
 
 from conftest import check
-from exportlint.checks.quantization import _conv_bn_relu_linear, _sigmoid_gate, _softmax_between_linears
+from exportlint.checks.quantization import (_constant_token_types, _conv_bn_relu_linear, _sigmoid_gate, _small_stem,
+                                           _softmax_between_linears, _squeeze_excite)
 from exportlint.errors import UsageError
 from exportlint.targets import Target, parse_target
 
 XNNPACK, QDQ, TFLITE, OPENVINO = "executorch:xnnpack+int8", "onnx:17+qdq", "tflite+int8", "openvino:cpu+int8"
+W8 = "coreml:iOS17+w8"
 
 
 def test_a_precision_is_part_of_the_target_and_round_trips():
@@ -23,7 +25,9 @@ def test_a_precision_is_part_of_the_target_and_round_trips():
     assert target.base == parse_target("executorch:xnnpack")
     assert str(parse_target("onnx:17+qdq")) == QDQ and parse_target("onnx+qdq").version == "18"
     assert parse_target("tflite:builtins+int8") == parse_target(TFLITE) == Target("tflite", "builtins", "int8")
-    for bad in ("executorch:vulkan+int8", "onnx:11+qdq", "coreml:iOS16+int8", "onnx:17+fp8", "tflite:gpu+int8"):
+    assert parse_target("coreml:ios17+W8") == Target("coreml", "iOS17", "w8")
+    for bad in ("executorch:vulkan+int8", "onnx:11+qdq", "coreml:iOS16+int8", "onnx:17+fp8", "tflite:gpu+int8",
+                "coreml:iOS15+w8"):
         with pytest.raises(UsageError, match="precisions are"):
             parse_target(bad)
 
@@ -204,3 +208,44 @@ def test_a_precision_target_still_gets_its_base_targets_checks():
     base = [f.op for f in check(graph, ["executorch:xnnpack"], decide="static") if f.code == "EXL101" and f.blocking]
     quantized = [f.op for f in check(graph, [XNNPACK], decide="static") if f.code == "EXL101" and f.blocking]
     assert base and quantized == base
+
+
+def test_coreml_w8_stores_in_int8_only_the_weights_above_coremltools_threshold_as_coremltools_does():
+    pytest.importorskip("coremltools")
+    from exportlint.families.coreml import int8_outcome
+
+    predicted = _predicted(_small_stem, W8)
+    assert predicted == {"conv2d": "float", "linear": "quantized"}  # 216 weights kept in float16, 18,432 int8
+    _, real = int8_outcome(*_small_stem())  # converted and compressed by coremltools (prediction needs macOS)
+    assert {n: s for n, (s, _) in real.items()} == predicted
+    (summary,) = [f for f in check(_graph(_small_stem), [W8]) if f.code == "EXL612"]
+    data = dict(summary.data)
+    assert (data["params"], data["params_int8"]) == (216 + 8 + 18432 + 64, 18432)
+    assert "1 of 2 ops with weights store them in int8" in summary.message and "kept in float16: conv2d x1" in (
+        summary.message)
+    assert "MACs" not in summary.message  # weight-only: compute stays float16
+
+
+def test_nncf_fails_on_an_embedding_of_indices_gathered_from_buffers_as_predicted():
+    pytest.importorskip("nncf")
+    from exportlint.families.openvino import int8_outcome
+
+    (finding,) = [f for f in check(_graph(_constant_token_types), [OPENVINO, XNNPACK]) if f.code == "EXL611"]
+    assert finding.target == OPENVINO and finding.op == "aten.gather.default"
+    assert "model_type=nncf.ModelType.TRANSFORMER" in finding.message
+    with pytest.raises(KeyError, match="embedding"):  # NNCF's quantizer setup, with its default model_type
+        int8_outcome(*_constant_token_types())
+
+
+def test_nncf_keeps_a_squeeze_excite_block_float_by_its_ignored_pattern_as_predicted():
+    pytest.importorskip("nncf")
+    from nncf.common.graph.patterns.patterns import IgnoredPatternNames
+    from nncf.openvino.quantization.ignored_patterns import OPENVINO_IGNORED_PATTERNS
+
+    from exportlint.families.openvino import int8_outcome
+
+    assert IgnoredPatternNames.SE_BLOCK in OPENVINO_IGNORED_PATTERNS.registry_dict  # the pattern SE_BLOCK encodes
+    predicted = _predicted(_squeeze_excite, OPENVINO)
+    _, real = int8_outcome(*_squeeze_excite())
+    assert {n: s for n, (s, _) in real.items()} == {n: s for n, s in predicted.items() if n in real}
+    assert [n for n, s in predicted.items() if s == "float"] == ["conv2d_1", "relu_1", "conv2d_2", "sigmoid"]

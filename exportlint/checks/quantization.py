@@ -8,7 +8,8 @@ view, max_pool...) and its input is float here; an op folded into the op before 
 into conv) is quantized when that op is; an op no annotator takes whose result has a scale of its own
 (`between_quantized`: TFLite's add, tanh) is quantized only between quantized ops: every input quantized, and every
 reader an op that quantizes its own inputs (conv, linear); one that keeps its input's scale (`same_scale`: TFLite's
-transpose) where either is.
+transpose) where either is. A weight-only precision (`coreml:iOS17+w8`) has its own walk (`_weight_outcomes`): which
+ops' weights are stored in int8.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Iterable
 
 from exportlint.engine.rule import Context, Example, Finding, GraphRule, Severity
 from exportlint.ir import NodeKind, OpGraph, OpNode
-from exportlint.tables import BOOKKEEPING_OPS, Status, load_table, op_stem, quant_support, support
+from exportlint.tables import BOOKKEEPING_OPS, Status, Verdict, load_table, op_stem, quant_support, support
 from exportlint.targets import Target
 
 QUANTIZED, FLOAT, FAILS, UNDECIDED = "quantized", "float", "fails", "undecided"
@@ -42,8 +43,11 @@ def predict(graph: OpGraph, target: Target) -> list[Outcome]:
     """The outcome of every compute node of `graph` when quantized for `target`, in graph order."""
     import networkx
 
+    if target.unit.precisions[target.precision].weights_only:
+        return _weight_outcomes(graph, target)
     out: list[Outcome] = []
     quantized: dict[str, bool] = {}  # node name -> its output is quantized (pass-through nodes inherit it)
+    ignored = target.unit.quant_ignored(graph, target.precision)
     for name in networkx.topological_sort(graph.nx):
         node = graph.node(name)
         preds = [p for p in graph.predecessors(node) if p.kind is NodeKind.OP]
@@ -51,16 +55,55 @@ def predict(graph: OpGraph, target: Target) -> list[Outcome]:
         if node.kind is not NodeKind.OP or node.op in BOOKKEEPING_OPS:
             quantized[name] = fed
             continue
+        if name in ignored:
+            out.append(Outcome(node, FLOAT, ignored[name]))
+            quantized[name] = False
+            continue
         if not _float_out(node):  # integer / bool math is not quantized, but quantizing may still break it
             verdict = quant_support(node.op, target, graph.dialect, node)
             if verdict.status is Status.UNSUPPORTED and _reaches(graph, node, verdict.fails_if_feeds):
-                out.append(Outcome(node, FAILS, verdict.reason))
+                out.append(Outcome(node, FAILS, _failure(verdict)))
             quantized[name] = False
             continue
         outcome = _outcome(graph, node, preds, fed, quantized, target)
         quantized[name] = outcome.status == QUANTIZED or outcome.output_quantized
         out.append(outcome)
     return out
+
+
+def _weight_outcomes(graph: OpGraph, target: Target) -> list[Outcome]:
+    """A weight-only scheme (Core ML's w8): each node that reads a float constant of rank >= `min_rank` (with a model
+    input: a constant subgraph folds into its reader) stores it in int8 when it has more elements than
+    `weight_threshold` (coremltools' rule, in the table's registry), where the table's probes saw the rule hold for
+    the op; what the ops compute stays float."""
+    precision = target.unit.precisions[target.precision]
+    rule = (load_table(*precision.table.split("-", 1)) or {}).get("provenance", {}).get("registry", {})
+    threshold, min_rank = rule.get("weight_threshold"), rule.get("min_rank", 2)
+    out = []
+    for node in graph.nodes():
+        weights = [prod(t.shape) for t, const in zip(node.inputs, node.const_inputs) if const and t.shape
+                   and len(t.shape) >= min_rank and all(isinstance(d, int) for d in t.shape)
+                   and t.dtype and t.dtype.startswith(("float", "bfloat"))]
+        if not weights or all(node.const_inputs):
+            continue
+        verdict = quant_support(node.op, target, graph.dialect, node)
+        if threshold is None or verdict.status not in (Status.SUPPORTED, Status.FALLBACK):
+            out.append(Outcome(node, UNDECIDED, verdict.reason or f"no weight probe of {precision.table} reads a "
+                                                                  f"weight with {op_stem(node.op)}"))
+        elif verdict.status is Status.FALLBACK:
+            out.append(Outcome(node, FLOAT, verdict.reason))
+        elif max(weights) > threshold:
+            out.append(Outcome(node, QUANTIZED))
+        else:
+            out.append(Outcome(node, FLOAT, f"its weight ({max(weights):,} elements) is not above coremltools' "
+                                            f"weight_threshold ({threshold:,}): it stays float16 (a lower "
+                                            "OpLinearQuantizerConfig(weight_threshold=...) compresses it)"))
+    return out
+
+
+def _failure(verdict: Verdict) -> str:
+    return (f"its one-op model, quantized and lowered the same way, failed: {verdict.reason}"
+            if verdict.evidence == "probe" else verdict.reason)
 
 
 def _reaches(graph: OpGraph, node: OpNode, ops: tuple[str, ...]) -> bool:
@@ -102,7 +145,7 @@ def _outcome(graph: OpGraph, node: OpNode, preds: list[OpNode], fed: bool, quant
         return Outcome(node, FLOAT, f"its input here is float, so nothing quantizes it (quantized, it fails: "
                                     f"{verdict.reason.removeprefix('when its input is quantized: ')})")
     if verdict.status is Status.UNSUPPORTED:
-        return Outcome(node, FAILS, verdict.reason)
+        return Outcome(node, FAILS, _failure(verdict))
     if verdict.status not in (Status.SUPPORTED, Status.FALLBACK) and not (verdict.shares_input or verdict.fuses_after):
         return Outcome(node, UNDECIDED, verdict.reason or "in no quantization table")
     if any(p.op in verdict.fuses_after and quantized.get(p.name) for p in preds):
@@ -202,6 +245,69 @@ def _softmax_between_linears():
     return Scores().eval(), (torch.randn(2, 16),)
 
 
+def _constant_token_types():
+    import torch
+
+    class Embed(torch.nn.Module):  # HF BERT's default token_type_ids: a gather of two buffers
+        def __init__(self):
+            super().__init__()
+            self.types, self.fc = torch.nn.Embedding(2, 16), torch.nn.Linear(16, 16)
+            self.register_buffer("zeros", torch.zeros(1, 8, dtype=torch.long), persistent=False)
+            self.register_buffer("positions", torch.arange(8)[None], persistent=False)
+
+        def forward(self, x):
+            types = torch.gather(self.zeros, 1, self.positions)  # expect: EXL611
+            return self.fc(x + self.types(types))
+
+    return Embed().eval(), (torch.randn(1, 8, 16),)
+
+
+def _squeeze_excite():
+    import torch
+
+    class Block(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.out = torch.nn.Conv2d(3, 32, 3, padding=1), torch.nn.Conv2d(32, 32, 3)
+            self.down, self.up = torch.nn.Conv2d(32, 8, 1), torch.nn.Conv2d(8, 32, 1)
+
+        def forward(self, x):
+            y = torch.relu(self.conv(x))
+            gate = torch.sigmoid(self.up(torch.relu(self.down(y.mean((2, 3), keepdim=True)))))  # expect: EXL610
+            return self.out(y * gate)
+
+    return Block().eval(), (torch.randn(1, 3, 16, 16),)
+
+
+def _small_stem():
+    import torch
+
+    class Head(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem, self.fc = torch.nn.Conv2d(3, 8, 3), torch.nn.Linear(8 * 6 * 6, 64)  # 216 and 18,432 weights
+
+        def forward(self, x):
+            y = torch.relu(self.stem(x))  # expect: EXL610, EXL612
+            return self.fc(y.flatten(1))
+
+    return Head().eval(), (torch.randn(1, 3, 8, 8),)
+
+
+def _wide_mlp():
+    import torch
+
+    class Mlp(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.fc2 = torch.nn.Linear(64, 128), torch.nn.Linear(128, 64)  # 8,192 weights each
+
+        def forward(self, x):
+            return self.fc2(torch.nn.functional.gelu(self.fc1(x)))
+
+    return Mlp().eval(), (torch.randn(2, 64),)
+
+
 def _padded_conv():
     import torch
 
@@ -220,13 +326,18 @@ class StaysFloat(GraphRule):
     """
     ## What it does
     For each target with a quantized precision (`--target executorch:xnnpack+int8`, `--target onnx:17+qdq`,
-    `--target tflite+int8`), reports every op that will not run in int8, with why: the quantizer has no
+    `--target tflite+int8`, `--target openvino:cpu+int8`), reports every op that will not run in int8, with why: the quantizer has no
     annotator or pattern for it (no quantize/dequantize around it), the delegate has no int8 kernel for it
-    (it is dequantized, run in float and requantized), it is left out of the delegate, or a fusion pattern
+    (it is dequantized, run in float and requantized), it is left out of the delegate, the quantizer ignores a
+    pattern it is part of (NNCF's squeeze-and-excitation and attention-output patterns), or a fusion pattern
     is split (a `relu` or `batch_norm` is quantized only fused after a conv/linear: the message names the
     pattern the backend expects, such as conv-bn-relu). The verdicts come from the precision's table, proven by quantizing
     one-op models with the real quantizer and backend (`rules/tables/aten-executorch-int8.json`,
-    `rules/tables/aten-onnx-qdq.json`, `rules/tables/aten-tflite-int8.json`).
+    `rules/tables/aten-onnx-qdq.json`, `rules/tables/aten-tflite-int8.json`, `rules/tables/aten-openvino-int8.json`).
+    On a weight-only target (`--target coreml:iOS17+w8`: `linear_quantize_weights`), it reports each op whose
+    weight stays float16: coremltools compresses only constants of rank 2 or more with more elements than its
+    `weight_threshold` (2,048 by default), per `rules/tables/aten-coreml-w8.json`, proven by one-weight models at
+    and above the threshold.
 
     ## Why is this bad?
     You quantize to make the model smaller and faster on the phone; an op that stays float runs at float
@@ -256,8 +367,11 @@ class StaysFloat(GraphRule):
     severity = Severity.WARNING
     invalid = (Example(build=_sigmoid_gate, targets=("executorch:xnnpack+int8",)),
                Example(build=_gelu_mlp, targets=("executorch:xnnpack+int8", "onnx:17+qdq")),
-               Example(build=_softmax_between_linears, targets=("openvino:cpu+int8",)))
+               Example(build=_softmax_between_linears, targets=("openvino:cpu+int8",)),
+               Example(build=_small_stem, targets=("coreml:iOS17+w8",)),
+               Example(build=_squeeze_excite, targets=("openvino:cpu+int8",)))
     valid = (Example(build=_conv_bn_relu_linear, targets=_INT8_TARGETS),
+             Example(build=_wide_mlp, targets=("coreml:iOS17+w8", "coreml:iOS16+w8")),
              Example(build=_sigmoid_gate, targets=("onnx:17+qdq", "tflite+int8", "executorch:xnnpack",
                                                    "openvino:cpu+int8")))
 
@@ -289,7 +403,8 @@ class QuantizationFails(GraphRule):
     ```
     checked with `--target executorch:xnnpack+int8`; or a softmax between two quantized linears on
     `--target tflite+int8`: the converter quantizes it with the linear's output scale, and the LiteRT interpreter
-    refuses it ("output->params.scale not near 1.f / 256").
+    refuses it ("output->params.scale not near 1.f / 256"); or, on `--target openvino:cpu+int8`, an embedding of
+    indices gathered from buffers (HF BERT's default `token_type_ids`), where `nncf.quantize` raises `KeyError`.
 
     ## Use instead
     Keep the op out of quantization (the quantizer's per-module or per-op-type config, `nodes_to_exclude` in
@@ -304,10 +419,12 @@ class QuantizationFails(GraphRule):
     summary = "An op that makes quantization, lowering or the quantized model's run fail on the target."
     severity = Severity.ERROR
     invalid = (Example(build=_padded_conv, targets=("executorch:xnnpack+int8",)),
-               Example(build=_softmax_between_linears, targets=("tflite+int8",)))
-    valid = (Example(build=_conv_bn_relu_linear, targets=_INT8_TARGETS),
+               Example(build=_softmax_between_linears, targets=("tflite+int8",)),
+               Example(build=_constant_token_types, targets=("openvino:cpu+int8",)))
+    valid = (Example(build=_conv_bn_relu_linear, targets=(*_INT8_TARGETS, "coreml:iOS17+w8")),
              Example(build=_padded_conv, targets=("executorch:xnnpack",)),
-             Example(build=_softmax_between_linears, targets=("tflite",)))
+             Example(build=_softmax_between_linears, targets=("tflite",)),
+             Example(build=_constant_token_types, targets=("openvino:cpu", "executorch:xnnpack+int8")))
 
     def check(self, graph: OpGraph, ctx: Context) -> Iterable[Finding]:
         for target in quantized_targets(ctx):
@@ -315,8 +432,7 @@ class QuantizationFails(GraphRule):
                 # an op the float model cannot take is EXL101's: quantizing is not what breaks it
                 if outcome.status == FAILS and not support(outcome.node.op, target.base, graph.dialect).blocks:
                     yield self.finding(graph, f"{op_stem(outcome.node.op)} fails when the model is quantized for "
-                                       f"{target} (its one-op model, quantized and lowered the same way, failed: "
-                                       f"{outcome.reason})", node=outcome.node, target=target)
+                                       f"{target} ({outcome.reason})", node=outcome.node, target=target)
 
 
 # --- the summary --------------------------------------------------------------------------------
@@ -416,7 +532,8 @@ class QuantizationSummary(GraphRule):
     slug = "quantization-summary"
     summary = "What share of the model runs in int8 on a quantized target, and what keeps the rest in float."
     severity = Severity.INFO
-    invalid = (Example(build=_gelu_mlp, targets=("executorch:xnnpack+int8",)),)
+    invalid = (Example(build=_gelu_mlp, targets=("executorch:xnnpack+int8",)),
+               Example(build=_small_stem, targets=("coreml:iOS18+w8",)))
     valid = (Example(build=_gelu_mlp, targets=("executorch:xnnpack", "onnx:17")),)
 
     def check(self, graph: OpGraph, ctx: Context) -> Iterable[Finding]:
@@ -426,12 +543,20 @@ class QuantizationSummary(GraphRule):
                 continue
             s = summarize(outcomes)
             first = next((o for o in outcomes if o.status != QUANTIZED), outcomes[0])
-            kept = f"; kept in float: {', '.join(s['kept_float'])}" if s["kept_float"] else (
-                "; fully quantized" if not s["undecided"] else "")
+            weights_only = target.unit.precisions[target.precision].weights_only
+            kept = f"; kept in float{'16' if weights_only else ''}: {', '.join(s['kept_float'])}" if s[
+                "kept_float"] else ("; fully quantized" if not s["undecided"] else "")
             undecided = f" ({s['undecided']} not decided by the tables)" if s["undecided"] else ""
-            message = (f"int8 summary for {target}: {s['quantized']} of {s['ops']} ops quantized{undecided}; "
-                       f"{_share(s['macs_int8'], s['macs'])} of MACs ({s['macs_int8']:,} of {s['macs']:,}) and "
-                       f"{_share(s['params_int8'], s['params'])} of parameters in int8; weights "
-                       f"{_size(s['bytes_fp32'])} fp32 / {_size(s['bytes_fp16'])} fp16 / {_size(s['bytes_int8'])} "
-                       f"int8{kept}")
+            if weights_only:  # the rest stays float16; compute is float
+                message = (f"int8-weight summary for {target}: {s['quantized']} of {s['ops']} ops with weights store "
+                           f"them in int8{undecided}; {_share(s['params_int8'], s['params'])} of parameters in int8; "
+                           f"weights {_size(s['bytes_fp16'])} fp16 / "
+                           f"{_size(s['bytes_int8'] - 2 * (s['params'] - s['params_int8']))} with int8 weights; "
+                           f"computed in float16 (weight-only){kept}")
+            else:
+                message = (f"int8 summary for {target}: {s['quantized']} of {s['ops']} ops quantized{undecided}; "
+                           f"{_share(s['macs_int8'], s['macs'])} of MACs ({s['macs_int8']:,} of {s['macs']:,}) and "
+                           f"{_share(s['params_int8'], s['params'])} of parameters in int8; weights "
+                           f"{_size(s['bytes_fp32'])} fp32 / {_size(s['bytes_fp16'])} fp16 / "
+                           f"{_size(s['bytes_int8'])} int8{kept}")
             yield self.finding(graph, message, node=first.node, target=target, data=tuple(s.items()))

@@ -2,7 +2,8 @@
 
 Target `openvino:cpu` (the CPU plugin: the one that runs here). The table `aten-openvino.json` is proven
 by one-op models of the probe catalogue: converted from their ExportedProgram, compiled for the CPU,
-run and compared with PyTorch; `produces` lists the OpenVINO operation types the conversion made.
+run and compared with PyTorch; `produces` lists the OpenVINO operation types the conversion made. Compiled at f32
+(`INFERENCE_PRECISION_HINT`): on a CPU with bf16 instructions the plugin computes in bf16 by default.
 
 `openvino:cpu+int8`: NNCF post-training quantization of the converted model, compiled for the CPU plugin; an op
 is quantized when the plugin's runtime graph runs the layer it is part of at u8/i8 (`int8_outcome`).
@@ -20,6 +21,7 @@ LIBRARIES = ("torch", "openvino")
 TABLE = "aten-openvino"
 GENERATOR_VERSION = "1"
 DEVICE = {"cpu": "CPU"}
+F32 = {"INFERENCE_PRECISION_HINT": "f32"}
 INT8 = Precision(
     "int8", ("cpu",), "nncf.quantize(ov.convert_model(ExportedProgram), nncf.Dataset(calibration inputs)), "
     "compiled for the CPU plugin", "aten-openvino-int8", ("torch", "openvino", "nncf"))
@@ -39,6 +41,10 @@ class OpenVINO(Family):
     table = TABLE
     precisions = {"int8": INT8}
 
+    @classmethod
+    def quant_ignored(cls, graph: Any, precision: str) -> dict[str, str]:
+        return ignored_patterns(graph)
+
 
 def _op_types(model: Any) -> list[str]:
     """The operation types of an `ov.Model`, but its inputs, outputs and constants."""
@@ -46,12 +52,14 @@ def _op_types(model: Any) -> list[str]:
 
 
 def convert(program: Any, inputs: tuple, version: str) -> tuple[list[str], list[Any]]:
-    """Convert, compile for `version`'s device and run: (OpenVINO op types, outputs)."""
+    """Convert, compile for `version`'s device and run: (OpenVINO op types, outputs). At f32: on a CPU with bf16
+    instructions the plugin computes in bf16 by default, which would tell a runtime's choice for a conversion's
+    error."""
     import openvino as ov
 
     model = ov.convert_model(program)
     ops = _op_types(model)
-    compiled = ov.compile_model(model, DEVICE[version])
+    compiled = ov.compile_model(model, DEVICE[version], F32)
     result = compiled([t.detach().numpy() for t in inputs])
     return ops, [result[out] for out in compiled.outputs]
 
@@ -127,6 +135,61 @@ def build_table(records: list[Any], probe_meta: dict[str, Any]) -> dict[str, Any
 
 # --- int8: NNCF post-training quantization, run by the CPU plugin ----------------------------------
 
+# NNCF's ignored patterns for OpenVINO (nncf/openvino/quantization/ignored_patterns.py), on ATen stems: what it never
+# quantizes, whatever its hardware config says of each operation. SE_BLOCK: ReduceMean -> LINEAR (+ bias) -> ReLU /
+# PReLU / Swish -> LINEAR (+ bias) -> Sigmoid / HSigmoid -> Multiply with the ReduceMean's input; all but the ends.
+SE_BLOCK = (("mean", "adaptive_avg_pool2d"), ("conv2d", "conv1d", "linear", "matmul"), ("relu", "relu_", "prelu",
+            "silu", "silu_"), ("conv2d", "conv1d", "linear", "matmul"), ("sigmoid", "hardsigmoid"), ("mul",))
+
+
+def ignored_patterns(graph: Any) -> dict[str, str]:
+    """The nodes of `graph` NNCF's ignored patterns leave float: {node name: why}."""
+    from exportlint.ir import NodeKind
+    from exportlint.tables import BOOKKEEPING_OPS, load_table, op_stem
+
+    ops = (load_table("aten", "openvino") or {}).get("ops", {})
+    # what makes no OpenVINO operation (bookkeeping; alias, clone, dropout in eval: probed, nothing produced)
+    none = {op for op, per in ops.items() if all(e.get("evidence") == "probe" and e.get("status") == "supported"
+                                                 and not e.get("produces") for e in per.values())}
+
+    def readers(node: Any) -> list[Any]:
+        out = []
+        for s in graph.successors(node):
+            out += readers(s) if s.op in BOOKKEEPING_OPS or s.op in none else [s] if s.kind is NodeKind.OP else []
+        return out
+
+    def chains(node: Any, steps: tuple) -> list[list[Any]]:
+        if op_stem(node.op) not in steps[0]:
+            return []
+        if len(steps) == 1:
+            return [[node]]
+        return [[node, *rest] for r in readers(node) for rest in chains(r, steps[1:])]
+
+    out: dict[str, str] = {}
+    for node in graph.nodes():
+        for chain in chains(node, SE_BLOCK):
+            pooled = {p.name for p in graph.predecessors(chain[0])}
+            # the gate multiplies the pooled tensor; both LINEARs have their ADD_BIAS
+            if pooled & {p.name for p in graph.predecessors(chain[-1])} and _biased(graph, chain[1]) and _biased(
+                    graph, chain[3]):
+                out.update(dict.fromkeys((n.name for n in chain[1:-1]), "NNCF's ignored pattern SE_BLOCK (a "
+                                         "squeeze-and-excitation block) keeps its layers float"))
+    return out
+
+
+def _biased(graph: Any, node: Any) -> bool:
+    """Whether a conv / linear node adds a bias in OpenVINO: it has one, and (where the captured program tells) not
+    all zeros, an Add ov.convert_model drops (torchvision's initialisation zeroes conv biases)."""
+    if len(node.inputs) < 3:
+        return False
+    program = graph.source
+    try:
+        fx = next(n for n in program.graph.nodes if n.name == node.name)
+        return bool(program.state_dict[program.graph_signature.inputs_to_parameters[fx.args[2].name]].any())
+    except (AttributeError, IndexError, KeyError, StopIteration, RuntimeError):  # RuntimeError: a meta tensor
+        return True  # not a parameter we can read: assume a trained, non-zero bias
+
+
 # What a node that stays float is told, per cause (`int8_outcome`).
 NO_FAKE_QUANTIZE = ("NNCF puts no FakeQuantize on its inputs (its CPU hardware config does not quantize this "
                     "operation, or its input here is not quantized)")
@@ -176,7 +239,7 @@ def int8_outcome(module: Any, inputs: tuple) -> tuple[tuple[Any, Any], dict[str,
     quantized = quantize_int8(program, inputs)
     fed = {op.get_friendly_name().split("/")[0] for op in quantized.get_ops()
            if any(i.get_source_output().get_node().get_type_name() == "FakeQuantize" for i in op.inputs())}
-    compiled = ov.compile_model(quantized, DEVICE["cpu"], {"INFERENCE_PRECISION_HINT": "f32"})
+    compiled = ov.compile_model(quantized, DEVICE["cpu"], F32)
     layers: dict[str, list[tuple[str, bool]]] = {}  # node -> (layer type, runs at u8/i8) of the layers made from it
     for layer in compiled.get_runtime_model().get_ops():
         info = layer.get_rt_info()
@@ -248,11 +311,26 @@ def int8_agnostic() -> tuple[list[str], list[str]]:
 _CONVS = ["aten.conv1d.default", "aten.conv2d.default", "aten.conv3d.default", "aten.convolution.default"]
 
 
+# ov.convert_model folds constant subgraphs, but not a GatherElements: an embedding whose indices a `torch.gather` of
+# constants computes (HF BERT's default token_type_ids) reads constants only and stays in the model. NNCF (default
+# model_type) marks it "weights as outputs" without giving it a weight quantizer, and its quantizer setup raises
+# KeyError (QuantizerPropagationStateGraph._handle_output_quantizers_for_weights_as_outputs_ops).
+CONSTANT_GATHER = {"match": {"inputs": {"0": {"const": True}, "1": {"const": True}}}, "status": "unsupported",
+                   "evidence": "registry", "fails_if_feeds": ["aten.embedding.default"], "reason": (
+                       "nncf.quantize raises KeyError ('.../aten.embedding.default/Gather'): ov.convert_model does not "
+                       "fold this gather of constants (GatherElements), so the embedding reading it computes from "
+                       "constants only, and NNCF gives that 'weights as outputs' op no weight quantizer; pass the "
+                       "indices as a model input (BERT: token_type_ids) or quantize with "
+                       "model_type=nncf.ModelType.TRANSFORMER")}
+
+
 def build_int8_table(records: list[Any], probe_meta: dict[str, Any]) -> dict[str, Any]:
     from exportlint.tables.probe import harness
 
     probed = harness.merge(records, INT8.versions, "produces")
     harness.mark_fallback(probed, records, INT8.versions, harness.stays_float, exact=True)
+    for entry in probed.get("aten.gather.default", {}).values():
+        entry.setdefault("variants", []).append(CONSTANT_GATHER)
     agnostic, moved = int8_agnostic()
     registry = harness.quant_sources(probed, [], {"aten.batch_norm.default": _CONVS,
                                                   "aten._native_batch_norm_legit_no_training.default": _CONVS})
@@ -267,5 +345,7 @@ def build_int8_table(records: list[Any], probe_meta: dict[str, Any]) -> dict[str
             "CPU plugin's runtime graph (compiled_model.get_runtime_model()) runs every layer made from it at u8/i8",
             "registry: nncf.openvino.graph.metatypes.groups.QUANTIZE_AGNOSTIC_OPERATIONS, and the operations each ATen "
             "op becomes in aten-openvino.json (same_scale); batch_norm folds into the convolution before it "
-            "(fuses_after)"],
+            "(fuses_after)",
+            "registry: NNCF's quantizer setup fails on an embedding of constant indices that ov.convert_model leaves "
+            "unfolded (a gather of constants: CONSTANT_GATHER, proven by tests/test_quant.py with the real NNCF)"],
         registry={"quantize_agnostic": agnostic, "same_scale": moved}, dtypes={})
