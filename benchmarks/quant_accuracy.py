@@ -16,12 +16,12 @@ For each model (one subprocess each, with a timeout), per target:
   it while converting) computes on int8 activations (`exportlint.families.tflite.int8_outcome`).
 - `openvino:cpu+int8`: ov.convert_model, nncf.quantize, compiled and run on the CPU plugin; per node: quantized when
   every runtime layer made from it runs at u8/i8 (`exportlint.families.openvino.int8_outcome`).
-- `coreml:iOS17+w8`: ct.convert, linear_quantize_weights (coremltools' defaults); per node that reads a weight: quantized
-  when a constexpr dequantize op holds it in the MIL program (`exportlint.families.coreml.int8_outcome`; not run: Core
-  ML predicts on macOS only).
+- `coreml:iOS17+w8`: ct.convert, linear_quantize_weights (coremltools' defaults); per node that reads a weight:
+  quantized when a constexpr dequantize op holds it in the MIL program (`exportlint.families.coreml.int8_outcome`;
+  not run: Core ML predicts on macOS only).
 A failed quantization, lowering or run makes every node "fails", and the prediction agrees on all of them when it
-predicts some op to fail, or the float target to block (on none otherwise). Nodes with no counterpart (folded: batch_norm into
-conv, relu into the QDQ conv; or renamed by the ONNX optimizer) are not compared; `coverage` says how many were.
+predicts some op to fail, or the float target to block (on none otherwise). Nodes with no counterpart (folded:
+batch_norm into conv, relu into the QDQ conv; or renamed by the ONNX optimizer) are not compared; `coverage` says how many were.
 The prediction is `exportlint.checks.quantization.predict` on exportlint's own capture. Results are kept per model
 in the JSON file: a rerun skips models already there (`--redo` to rerun).
 """

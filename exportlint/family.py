@@ -185,7 +185,8 @@ class Family:
                 if not p.weights_only]
         out = [harness.generate_table(out_dir, table, f"{cls.__module__}:{fn}" if probe else None, libraries,
                                       getattr(module, build), budget) for table, fn, libraries, build in own]
-        out += [getattr(module, f"generate_{name}_table")(out_dir, probe) for name, p in wanted.items() if p.weights_only]
+        out += [getattr(module, f"generate_{name}_table")(out_dir, probe)
+                for name, p in wanted.items() if p.weights_only]
         for name in cls.generators if not precision else ():
             out += importlib.import_module(f"exportlint.tables.generate.{name}").generate(out_dir, probe)
         return out

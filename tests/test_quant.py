@@ -1,6 +1,6 @@
 """Quantized precisions as part of the target (`executorch:xnnpack+int8`, `onnx:17+qdq`, `tflite+int8`,
-`openvino:cpu+int8`, and Core ML's weight-only `coreml:iOS17+w8`): parsing, the per-op prediction (EXL610-EXL612) against the real quantizers and backends, and
-the summary's numbers by hand."""
+`openvino:cpu+int8`, and Core ML's weight-only `coreml:iOS17+w8`): parsing, the per-op prediction (EXL610-EXL612)
+against the real quantizers and backends, and the summary's numbers by hand."""
 
 from __future__ import annotations
 
