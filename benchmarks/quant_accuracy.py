@@ -21,7 +21,8 @@ For each model (one subprocess each, with a timeout), per target:
   not run: Core ML predicts on macOS only).
 A failed quantization, lowering or run makes every node "fails", and the prediction agrees on all of them when it
 predicts some op to fail, or the float target to block (on none otherwise). Nodes with no counterpart (folded:
-batch_norm into conv, relu into the QDQ conv; or renamed by the ONNX optimizer) are not compared; `coverage` says how many were.
+batch_norm into conv, relu into the QDQ conv; or renamed by the ONNX optimizer) are not compared; `coverage` says
+how many were.
 The prediction is `exportlint.checks.quantization.predict` on exportlint's own capture. Results are kept per model
 in the JSON file: a rerun skips models already there (`--redo` to rerun).
 """

@@ -327,8 +327,8 @@ class StaysFloat(GraphRule):
     ## What it does
     For each target with a quantized precision (`--target executorch:xnnpack+int8`, `--target onnx:17+qdq`,
     `--target tflite+int8`, `--target openvino:cpu+int8`), reports every op that will not run in int8, with why:
-    the quantizer has no annotator or pattern for it (no quantize/dequantize around it), the delegate has no int8 kernel for it
-    (it is dequantized, run in float and requantized), it is left out of the delegate, the quantizer ignores a
+    the quantizer has no annotator or pattern for it (no quantize/dequantize around it), the delegate has no int8
+    kernel for it (it is dequantized, run in float and requantized), it is left out of the delegate, the quantizer ignores a
     pattern it is part of (NNCF's squeeze-and-excitation pattern), or a fusion pattern
     is split (a `relu` or `batch_norm` is quantized only fused after a conv/linear: the message names the
     pattern the backend expects, such as conv-bn-relu). The verdicts come from the precision's table, proven by
