@@ -311,6 +311,12 @@ def build_int8_table(records: list[Any], probe_meta: dict[str, Any]) -> dict[str
                 e["same_scale" if kinds and kinds <= SAME_SCALE else "between_quantized"] = True
                 if not kinds:  # no TFLite op of its own: fused into the op before it (relu into ADD), or gone
                     e["no_own_op"] = True
+    for op in list(probed):  # litert-torch functionalizes first: an in-place op lowers as its functional twin
+        name, _, overload = op.removeprefix("aten.").partition(".")
+        twin = probed.get(f"aten.{name.removesuffix('_')}.{overload}", {}) if name.endswith("_") else {}
+        if any(e.get("no_own_op") for e in twin.values()):
+            for entry in probed[op].values():
+                entry["no_own_op"] = True
     registry = harness.quant_sources(probed, shares, folds)
     return harness.assemble(
         "tflite-int8", INT8.versions, registry, probed, records, probe_meta, generator=__name__,
@@ -326,7 +332,8 @@ def build_int8_table(records: list[Any], probe_meta: dict[str, Any]) -> dict[str
             "there) is quantized by the converter only between a dequantize and a quantize (between_quantized), or, "
             "where its TFLite ops keep their input's scale (SAME_SCALE: tfl_ops.td's SameOperandsAndResultsScale), "
             "next to one (same_scale); one whose probe made no TFLite op of its own (relu, fused into the op before "
-            "it) passes its readers' quantize on (no_own_op)",
+            "it) passes its readers' quantize on (no_own_op), and so does its in-place twin (relu_: litert-torch "
+            "functionalizes the program first)",
             f"ai-edge-quantizer {harness.library_versions('ai-edge-quantizer').get('ai-edge-quantizer')} "
             f"default_policy.DEFAULT_JSON_POLICY ops_per_config[{AEQ_STATIC_INT8!r}]: the TFLite ops "
             "ai-edge-quantizer quantizes (named in the reason of an op that stays float)"],
