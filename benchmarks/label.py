@@ -47,7 +47,7 @@ HERE = Path(__file__).resolve().parent
 CORPUS = HERE / "corpus"
 LABELS = HERE / "labels.json"
 LABELS_TF = HERE / "labels_tf.json"
-MODULES = ("risky", "ops", "hf", "vision")
+MODULES = ("risky", "ops", "hf", "vision", "zoo")
 TF_MODULES = ("keras_apps", "keras_layers", "tf_ops")
 PAIRS = {
     "onnx": [(f"onnx:{n}", p) for n in (13, 17, 18) for p in ("dynamo", "torchscript")],
