@@ -4,36 +4,11 @@ on 2026-12-02: tiny configs, random weights, offline, small inputs.
 Each factory returns (model, example_inputs); the model returns one tensor (its main output).
 """
 
-import os
+from hf import IMAGE, TEXT, _build  # first: hf.py sets HF_HUB_OFFLINE and imports _torchvision_cpu
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-import _torchvision_cpu  # noqa: E402,F401 - transformers / timm import torchvision when it is installed
 import timm  # noqa: E402
 import torch  # noqa: E402
 import transformers as tf  # noqa: E402
-
-TEXT = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, vocab_size=100,
-            max_position_embeddings=64)
-IMAGE = dict(image_size=32, patch_size=8, num_channels=3, hidden_size=32, num_hidden_layers=2,
-             num_attention_heads=2, intermediate_size=64)
-
-
-class Main(torch.nn.Module):
-    """The model's first output, so that converters see a plain tensor."""
-
-    def __init__(self, model, **kwargs):
-        super().__init__()
-        self.model = model
-        self.kwargs = kwargs
-
-    def forward(self, *args):
-        return self.model(*args, return_dict=False, **self.kwargs)[0]
-
-
-def _build(model_cls, config, *inputs, **kwargs):
-    torch.manual_seed(0)
-    return Main(model_cls(config).eval(), **kwargs).eval(), inputs
 
 
 def _ids(n=8):
