@@ -472,6 +472,14 @@ def _hand_written() -> list[OneOp]:
     fn("torch.arange", "aten.arange.start_step", lambda x: x + torch.arange(0, 5, 1), lambda: _x(2, 5))
     fn("torch.zeros_like", "aten.zeros_like.default", lambda x: torch.zeros_like(x) + x, vec)
     fn("torch.full", "aten.full.default", lambda x: x + torch.full((2, 5), 3.0), lambda: _x(2, 5))
+    fn("Tensor.to[dtype, device]", "aten.to.device", lambda x: x + (x > 0).to(dtype=torch.float32, device=x.device),
+       vec)
+    fn("Tensor.to[device]", "aten.to.dtype_layout", lambda x: x.to(x.device) * 2, vec)
+    fn("Tensor.T", "aten.numpy_T.default", lambda x: x.T * 2, lambda: _x(3, 4))
+    fn("F.dropout[eval, inplace]", "aten.dropout_.default", lambda x: F.dropout(x * 2, 0.1, False, True), vec)
+    # `~` of a boolean mask (DeBERTa's `masked_fill(~mask, ...)`): a logical not, where an integer's is bitwise
+    fn("Tensor.__invert__[bool]", "aten.bitwise_not.default", lambda x: x.masked_fill(~(x > 0), 0.0), vec,
+       match={"inputs": {"0": {"dtype": "bool"}}})
     fn("Tensor.to[float64]", "aten._to_copy.default", lambda x: x.to(torch.float64), vec)
     fn("Tensor.to[int64]", "aten._to_copy.default", lambda x: x.to(torch.int64), vec)
     fn("torch.rand_like", "aten.rand_like.default", lambda x: x + torch.rand_like(x), vec,
@@ -594,6 +602,10 @@ def _hand_written() -> list[OneOp]:
     fn("torch.div[floor]", "aten.div.Tensor_mode", lambda a, b: torch.div(a, b, rounding_mode="floor"),
        lambda: _x(3, 4), lambda: _x(3, 4, low=0.5, high=2.0), conditions="rounding_mode='floor'",
        match={"args": {"rounding_mode": "floor"}})
+    # a Python number as the divisor (XCiT's `torch.div(arange, 2, rounding_mode="floor")`) is another form
+    fn("torch.div[floor, scalar]", "aten.div.Tensor_mode", lambda a: torch.div(a, 2, rounding_mode="floor"),
+       lambda: _x(3, 4), conditions="rounding_mode='floor', a Python number as the divisor",
+       match={"args": {"rounding_mode": "floor"}, "given": {"other": True}})
     fn("torch.div[trunc]", "aten.div.Tensor_mode", lambda a, b: torch.div(a, b, rounding_mode="trunc"),
        lambda: _x(3, 4), lambda: _x(3, 4, low=0.5, high=2.0), conditions="rounding_mode='trunc'",
        match={"args": {"rounding_mode": "trunc"}})
