@@ -130,6 +130,7 @@ CORE_MATCH: dict[str, dict[str, Any]] = {
     "aten.index.Tensor": {"inputs": {"1": {"dtype": "int64"}}},
     "aten.addmm.default": {"inputs": {"2": {"const": False}}},
     "aten.div.Scalar_mode": {"args": {"rounding_mode": "floor"}, **_F32},
+    "aten.bitwise_not.default": {"inputs": {"0": {"dtype": "int64"}}},
     **dict.fromkeys(["aten.sum.dim_IntList", "aten.mean.dim", "aten.mean.default",
                      "aten.cumsum.default"], _F32),
     "aten.sort.default": {"args": {"descending": False}},
