@@ -193,7 +193,8 @@ def generate_w8_table(out_dir: Path, probe: bool) -> Path:
 
 
 def int8_outcome(module: Any, inputs: tuple) -> tuple[None, dict[str, tuple[str, str]]]:
-    """Convert `module` at iOS17 and compress its weights for real: (None: Core ML runs on macOS only, {name of a node
+    """The `+w8` outcome (named as the other families' int8 outcome, which benchmarks/quant_accuracy.py calls).
+    Convert `module` at iOS17 and compress its weights for real: (None: Core ML runs on macOS only, {name of a node
     of `torch.export`'s graph: ("quantized" | "float", why)}) for each node that reads a weight (a parameter, buffer
     or constant, or a constant subgraph of them) with a model input. A MIL constant is the weight it is named after
     (`p_fc_weight_to_fp16`); one coremltools made itself (a batch_norm folded into a conv) is matched by its size,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from functools import cache
 from typing import Any
 
 from exportlint.family import EXPORT_GRAPH, ConversionPath, Family, Precision
@@ -145,12 +146,9 @@ SE_BLOCK = (("mean", "adaptive_avg_pool2d"), ("conv2d", "conv1d", "linear", "mat
 def ignored_patterns(graph: Any) -> dict[str, str]:
     """The nodes of `graph` NNCF's ignored patterns leave float: {node name: why}."""
     from exportlint.ir import NodeKind
-    from exportlint.tables import BOOKKEEPING_OPS, load_table, op_stem
+    from exportlint.tables import BOOKKEEPING_OPS, op_stem
 
-    ops = (load_table("aten", "openvino") or {}).get("ops", {})
-    # what makes no OpenVINO operation (bookkeeping; alias, clone, dropout in eval: probed, nothing produced)
-    none = {op for op, per in ops.items() if all(e.get("evidence") == "probe" and e.get("status") == "supported"
-                                                 and not e.get("produces") for e in per.values())}
+    none = _no_operation()
 
     def readers(node: Any) -> list[Any]:
         out = []
@@ -175,6 +173,16 @@ def ignored_patterns(graph: Any) -> dict[str, str]:
                 out.update(dict.fromkeys((n.name for n in chain[1:-1]), "NNCF's ignored pattern SE_BLOCK (a "
                                          "squeeze-and-excitation block) keeps its layers float"))
     return out
+
+
+@cache
+def _no_operation() -> frozenset[str]:
+    """The ATen ops that make no OpenVINO operation (alias, clone, dropout in eval): probed, nothing produced."""
+    from exportlint.tables import load_table
+
+    ops = (load_table("aten", "openvino") or {}).get("ops", {})
+    return frozenset(op for op, per in ops.items() if all(
+        e.get("evidence") == "probe" and e.get("status") == "supported" and not e.get("produces") for e in per.values()))
 
 
 def _biased(graph: Any, node: Any) -> bool:
