@@ -182,7 +182,8 @@ def _no_operation() -> frozenset[str]:
 
     ops = (load_table("aten", "openvino") or {}).get("ops", {})
     return frozenset(op for op, per in ops.items() if all(
-        e.get("evidence") == "probe" and e.get("status") == "supported" and not e.get("produces") for e in per.values()))
+        e.get("evidence") == "probe" and e.get("status") == "supported" and not e.get("produces")
+        for e in per.values()))
 
 
 def _biased(graph: Any, node: Any) -> bool:
