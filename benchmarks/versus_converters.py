@@ -109,7 +109,9 @@ def main() -> None:
             if not args.skip_converters:
                 wall, cpu, _, out = run([sys.executable, "-c", CONVERT, spec, *TARGETS[:3]], **cold)
                 print(f"  real converters: {wall:.1f} s wall, {cpu:.1f} s CPU ({out.strip().replace(chr(10), '; ')})")
-                print(f"  ratio exportlint/converters (CPU): default {default[1] / cpu:.2f}, --static {static[1] / cpu:.2f}")
+                print(f"  ratio exportlint/converters (CPU): default {default[1] / cpu:.2f}, "
+                      f"--static {static[1] / cpu:.2f}"
+                      f" (import + one torch.export alone: {floor[1] / cpu:.2f})")
             warm = {"EXPORTLINT_CACHE_DIR": cache, "HF_HUB_OFFLINE": "1"}
             check(spec, **warm)
             wall, cpu, _, _ = check(spec, **warm)

@@ -96,8 +96,8 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
                         help="mark dimension DIM of input IN dynamic, e.g. 0:0=batch or 0:2=seq:2..512")
     parser.add_argument("--train", action="store_true", help="capture in training mode (default: eval)")
     parser.add_argument("--no-recapture", action="store_true",
-                        help="skip the second capture at doubled input sizes (faster; EXL201 then sees only "
-                             "dims marked --dynamic)")
+                        help="skip the fake-tensor forward passes at doubled input sizes (EXL201 then sees "
+                             "only dims marked --dynamic)")
     parser.add_argument("--mean", type=_floats, help="declared input normalisation mean, e.g. 0.485,0.456,0.406")
     parser.add_argument("--std", type=_floats, help="declared input normalisation std")
     parser.add_argument("--select", action="append", default=[], metavar="CODE",

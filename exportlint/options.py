@@ -51,7 +51,7 @@ class Options:
     mean: tuple[float, ...] | None = None  # declared input normalisation
     std: tuple[float, ...] | None = None
     train: bool = False  # capture in training mode (normally eval)
-    recapture: bool = True  # capture again at other input sizes to find frozen sizes (EXL201)
+    recapture: bool = True  # run the model at other input sizes to find frozen sizes (EXL201)
     per_file_ignores: list[PerFileIgnore] = field(default_factory=list)
     # What may decide a conversion path besides the tables (`exportlint.decide`): "static" (tables
     # only), "auto" (also the ONNX paths' own translation), "confirm" (every installed converter).

@@ -183,7 +183,7 @@ def _check_in_worker(model: Job) -> Report:
         while graphs:
             graph = graphs.pop()
             graph.source = None
-            graphs += [g for g in (graph.capture.resized, graph.capture.traced) if g is not None]
+            graphs += [graph.capture.traced] if graph.capture.traced is not None else []
     return report
 
 

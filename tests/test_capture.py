@@ -73,25 +73,25 @@ def test_specialisation_points_at_the_line_that_froze_the_size():
     assert where.line == _line_of(EXAMPLES / "shape_head.py", "F.avg_pool2d(x, x.size()[2:])")
 
 
-def test_second_capture_at_other_sizes_can_be_skipped():
-    assert capture_example("shape_head.py:build").capture.resized is not None
+def test_the_pass_at_other_sizes_can_be_skipped():
+    assert capture_example("shape_head.py:build").capture.sizes is not None
     graph = capture_path(str(EXAMPLES / "shape_head.py:build"), Options(recapture=False))
-    assert graph.capture.resized is None and graph.capture.resize_skipped == "skipped with --no-recapture"
+    assert graph.capture.sizes is None and graph.capture.sizes_skipped == "skipped with --no-recapture"
 
 
 def test_dims_that_grow_only_together_are_grown():
     """Dims are tried as a group before one by one: a model that takes square inputs only grows both."""
-    from exportlint.capture.pytorch import grown_inputs
+    from exportlint.capture.sizes import grown_inputs
 
     class Square(torch.nn.Module):
         def forward(self, x):
             return x @ x
 
-    (grown,) = grown_inputs(Square().eval(), (torch.randn(3, 3),))
+    (grown,), _ = grown_inputs(Square().eval(), (torch.randn(3, 3),))
     assert tuple(grown.shape) == (6, 6)
 
 
-def test_exl201_says_when_the_second_capture_did_not_run():
+def test_exl201_says_when_the_pass_at_other_sizes_did_not_run():
     import torch
 
     from exportlint.capture.pytorch import capture_torch

@@ -115,6 +115,8 @@ def _located_files(graph: OpGraph) -> Iterator[str]:
         for where in (node.location, *node.stack):
             if where is not None:
                 yield where.path
-    for other in (info.resized, info.traced):
-        if other is not None:
-            yield from _located_files(other)
+    if info.sizes is not None:
+        calls = [info.sizes.loop, *info.sizes.changed] if info.sizes.loop else info.sizes.changed
+        yield from (call[1].path for call in calls if call[1] is not None)
+    if info.traced is not None:
+        yield from _located_files(info.traced)

@@ -1,6 +1,6 @@
 """The captured program run in float16 beside float32 on the example inputs, node by node: a fact of
-the capture (`CaptureInfo.fp16`, kept by the capture cache), as the second capture at doubled sizes
-is, and read by EXL602. It runs only when a target computes in float16 and EXL602 is selected.
+the capture (`CaptureInfo.fp16`, kept by the capture cache), as the forward passes at doubled sizes
+are, and read by EXL602. It runs only when a target computes in float16 and EXL602 is selected.
 
 Float inputs, weights and constant operands are rounded to float16 (attributes such as `eps` are
 not); each op computes in float32 from the float16 values and its float outputs are rounded to

@@ -66,6 +66,11 @@ def is_user_file(path: str) -> bool:
     return not real.startswith(_installed_roots()) and not real.startswith(_framework_roots())
 
 
+def is_framework_file(path: str) -> bool:
+    """In a framework's package (torch, tensorflow, ...) or in exportlint's own machinery."""
+    return _resolved(path).startswith(_framework_roots())
+
+
 def is_library_file(path: str) -> bool:
     """In an installed package that is no framework (transformers, timm, torchvision)."""
     real = _resolved(path)

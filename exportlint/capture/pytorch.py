@@ -16,7 +16,7 @@ import re
 import sys
 from typing import Any, Callable, Iterator
 
-from exportlint.capture import fp16, litert_layout
+from exportlint.capture import fp16, litert_layout, sizes
 from exportlint.options import DynamicDim, Options
 from exportlint.capture.spec import quiet
 from exportlint.capture.locate import exception_frames, frames_from_text, is_library_file, jit_frames, locate
@@ -72,10 +72,9 @@ def capture_torch(model: Any, inputs: tuple, options: Options, name: str) -> OpG
             continue
         info.method = method
         if method in (EXPORT_NON_STRICT, EXPORT_STRICT):
-            with step("second capture at doubled input sizes"):
-                second = (capture_resized(model, inputs, name, strict=method == EXPORT_STRICT) if options.recapture
-                          else "skipped with --no-recapture")
-            info.resized, info.resize_skipped = (None, second) if isinstance(second, str) else (second, None)
+            with step("a forward pass at doubled input sizes"):
+                info.sizes, info.sizes_skipped = (sizes.size_run(model, inputs) if options.recapture
+                                                  else (None, "skipped with --no-recapture"))
             if fp16.wanted(options) and not meta:
                 with step("a float16 run beside float32"):
                     info.fp16, info.fp16_error = fp16.half_run(graph.source)
@@ -96,34 +95,12 @@ def _check_inputs(model: Any, inputs: tuple, name: str) -> None:
     import copy
 
     model = copy.deepcopy(model) if model.training else model
-    error = _fake_failure(model, inputs) if on_meta_device(model, inputs) else _failure(model, inputs)
+    fails = sizes.fake_failure if on_meta_device(model, inputs) else sizes.forward_failure
+    error = fails(model, inputs)
     if error is not None:
         where, _ = locate(exception_frames(error))
         raise LoadError(f"{name}: the model fails on the example inputs: {type(error).__name__}: "
                         f"{_summary(error)}", where)
-
-
-def _failure(model, inputs: tuple) -> Exception | None:
-    """The exception of one forward pass without gradients, or None when it runs."""
-    import torch
-
-    try:
-        with torch.no_grad():
-            model(*inputs)
-    except Exception as exc:  # noqa: BLE001 - the caller reports it
-        return exc
-    return None
-
-
-def _fake_failure(model, inputs: tuple) -> Exception | None:
-    """`_failure` on fake tensors: how a meta-device model runs (libraries branch on values eagerly,
-    which a meta tensor cannot give, and take the traced branch on fake tensors, as torch.export will)."""
-    import torch
-    from torch._subclasses.fake_tensor import FakeTensorMode
-
-    mode = FakeTensorMode(allow_non_fake_inputs=True)
-    with mode:
-        return _failure(model, tuple(mode.from_tensor(t) if isinstance(t, torch.Tensor) else t for t in inputs))
 
 
 def _summary(exc: BaseException) -> str:
@@ -600,84 +577,6 @@ def script_graph(model, name: str) -> OpGraph:
     info = CaptureInfo(method=JIT_SCRIPT, training=model.training)
     return graph_from_torchscript(scripted.inlined_graph, name, info, scripted, TORCHSCRIPT, _node_kind,
                                   _module_types(model))
-
-
-# --- a second capture at other input sizes ----------------------------------------------------
-
-def grown_inputs(model, inputs: tuple) -> tuple | None:
-    """The example inputs with each dim the model accepts at twice its size doubled. The candidates
-    are the batch dim (dim 0 of every floating-point input together) and every other dim alone; they
-    are tried as a group, and a group under which the model fails is split in halves, each tried on
-    top of what the first kept: a forward pass per group, not per dim. Feature dims (an image's
-    channels, a sequence's hidden size), which rarely grow, are a group tried after the others, so that
-    a CNN's batch, height and width grow in one pass. Only
-    floating-point tensors grow (integer inputs carry values such as lengths that must match). None
-    if no dim can change.
-
-    The grown inputs are fake tensors (FakeTensorMode) and the trial forward passes run on them:
-    nothing of the doubled sizes is allocated (real ones took 6.5 GB for 8x3x1024x1024 inputs), and
-    torch.export captures from fake inputs as well."""
-    import torch
-    from torch._subclasses.fake_tensor import FakeTensorMode
-
-    floats = [i for i, t in enumerate(inputs) if isinstance(t, torch.Tensor) and t.is_floating_point()]
-    if not floats:
-        return None
-    shapes = {i: list(inputs[i].shape) for i in floats}
-    mode = FakeTensorMode(allow_non_fake_inputs=True)
-
-    def build(new: dict[int, list[int]]) -> tuple:
-        with mode:
-            return tuple(torch.empty(new[i], dtype=t.dtype, device=t.device) if i in new else
-                         mode.from_tensor(t) if isinstance(t, torch.Tensor) else t for i, t in enumerate(inputs))
-
-    def grow(group: list[list[tuple[int, int]]]) -> bool:
-        nonlocal shapes
-        trial = {i: list(s) for i, s in shapes.items()}
-        for i, d in (dim for dims in group for dim in dims):
-            trial[i][d] *= 2
-        with mode:
-            failed = _failure(model, build(trial))
-        if failed is None:
-            shapes = trial
-            return True
-        if len(group) == 1:
-            return False
-        first = grow(group[:len(group) // 2])
-        return grow(group[len(group) // 2:]) or first
-
-    batch = [(i, 0) for i in floats if inputs[i].dim() >= 2]
-    candidates = ([batch] if batch else []) + [
-        [(i, d)] for i in floats for d in range(1 if inputs[i].dim() >= 2 else 0, inputs[i].dim())]
-    feature = {(i, {3: 2, 4: 1, 5: 1}.get(inputs[i].dim())) for i in floats}
-    likely = [c for c in candidates if not set(c) & feature]
-    unlikely = [c for c in candidates if set(c) & feature]
-    grew = bool(likely) and grow(likely)
-    return build(shapes) if (bool(unlikely) and grow(unlikely)) or grew else None
-
-
-def capture_resized(model, inputs: tuple, name: str, strict: bool = False) -> OpGraph | str:
-    """The model captured by torch.export again at `grown_inputs` (static shapes), or why not.
-
-    Not a cheaper trace: make_fx gives the graph torch.export gives on small models, but libraries
-    branch on `torch.compiler.is_exporting()` (transformers' BEiT: a false "graph changes with the
-    input size"). Not one export with the dims `Dim.AUTO` either: it would show size-derived
-    constants as symbols, but costs 3-6 times a static export on convolutional nets (sympy
-    arithmetic on every shape), more than the probes and this export together."""
-    import torch
-
-    if model.training:
-        return "the model is in training mode (extra forward passes would move batch-norm statistics)"
-    try:
-        with quiet():
-            grown = grown_inputs(model, inputs)
-            if grown is None:
-                return "no input dimension can double with the model still running"
-            ep = torch.export.export(model, grown, strict=strict)
-    except Exception as exc:  # noqa: BLE001 - no second graph to compare: EXL201 says so
-        return f"torch.export failed at the doubled sizes ({_summary(exc)})"
-    return graph_from_fx(ep.graph, name, CaptureInfo(method=EXPORT_STRICT if strict else EXPORT_NON_STRICT),
-                         source=ep, user_inputs=_user_inputs(ep))
 
 
 def load_spec(spec: str, shapes: list[str], dtypes: list[str]) -> tuple[Any, tuple]:

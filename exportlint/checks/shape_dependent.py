@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Iterable
 
 from exportlint.engine.rule import Context, Example, Finding, GraphRule, Severity
-from exportlint.ir import OpGraph, OpNode
-from exportlint.tables import BOOKKEEPING_OPS
+from exportlint.ir import Location, OpGraph, OpNode
 
-_POOLS = {"aten.avg_pool1d": "F.adaptive_avg_pool1d(x, 1)", "aten.avg_pool2d": "F.adaptive_avg_pool2d(x, 1)",
-          "aten.avg_pool3d": "F.adaptive_avg_pool3d(x, 1)", "aten.max_pool1d": "F.adaptive_max_pool1d(x, 1)",
-          "aten.max_pool2d": "F.adaptive_max_pool2d(x, 1)", "aten.max_pool3d": "F.adaptive_max_pool3d(x, 1)"}
-_VIEWS = ("aten.view", "aten.reshape", "aten._unsafe_view")
+_POOLS = {"avg_pool1d": "F.adaptive_avg_pool1d(x, 1)", "avg_pool2d": "F.adaptive_avg_pool2d(x, 1)",
+          "avg_pool3d": "F.adaptive_avg_pool3d(x, 1)", "max_pool1d": "F.adaptive_max_pool1d(x, 1)",
+          "max_pool2d": "F.adaptive_max_pool2d(x, 1)", "max_pool3d": "F.adaptive_max_pool3d(x, 1)"}
+_VIEWS = ("view", "reshape")
 
 
 def _global_pool():
@@ -43,7 +41,7 @@ def _loop_over_size():
 
     class Rows(torch.nn.Module):
         def forward(self, x):
-            out = x.new_zeros(x.shape[0], x.shape[2])
+            out = x.new_zeros(x.shape[0], x.shape[2])  # expect: EXL201
             for i in range(x.size(1)):
                 out = out + x[:, i]  # expect: EXL201
             return out
@@ -72,9 +70,11 @@ class ShapeDependentConstant(GraphRule):
     ## What it does
     Finds values computed from an input's size (`x.size()`, `x.shape`, `len(x)`, `int(x.shape[2])`)
     that became constants of the exported graph: a pooling kernel, a `view`/`reshape` target, an
-    `interpolate` size, a loop bound. exportlint captures the model a second time with the input dims
-    it accepts doubled and reports every constant that differs between the two graphs, at the line
-    that computes it. Dims marked dynamic (`--dynamic`) that came out static are reported too.
+    `interpolate` size, a loop bound. exportlint runs the model's forward pass twice on fake tensors
+    (nothing allocated), at the example sizes and with the input dims it accepts doubled, and
+    reports every torch call whose int arguments differ between the two passes, at the line that
+    makes it, and a call a loop or branch makes another number of times. Dims marked dynamic
+    (`--dynamic`) that came out static are reported too.
 
     ## Why is this bad?
     The exporter records the number, not the computation: the exported model only works for the
@@ -119,88 +119,69 @@ class ShapeDependentConstant(GraphRule):
                 "this size as a Python number (e.g. int(x.shape[2])); the exported model takes only "
                 f"{value}. Use size-free ops (torch.flatten, F.adaptive_avg_pool2d, scale_factor)",
                 location=info.specialization_location.get(dim), severity=Severity.ERROR)
-        other = info.resized
-        if other is None:
-            if info.resize_skipped:
-                yield self.finding(graph, f"sizes frozen at capture were not looked for: the second capture at "
-                                   f"doubled input sizes did not run ({info.resize_skipped}); mark the "
+        run = info.sizes
+        if run is None:
+            if info.sizes_skipped:
+                yield self.finding(graph, f"sizes frozen at capture were not looked for: the forward pass at "
+                                   f"doubled input sizes did not run ({info.sizes_skipped}); mark the "
                                    "dims that vary --dynamic to check them", severity=Severity.INFO)
             return
-        here, there = _sizes(graph), _sizes(other)
-        structure = _structure_change(graph, other)
-        if structure is not None:
-            node, a, b = structure
+        nodes = _nodes_by_line(graph)
+        if run.loop is not None:
+            call, where, a, b = run.loop
             yield self.finding(
-                graph, f"the graph changes with the input size: {node.op} occurs {a}x for input "
-                f"{here} and {b}x for {there}. A Python loop or branch reads the input's size, "
-                f"and the exported model keeps the {a} of the captured size. Use tensor ops over the "
-                "whole dim instead of a loop over its size", node=node)
-            return
-        for node, changed in _changed_args(graph, other):
-            shown = ", ".join(f"{k}={v}" for k, (v, _) in changed.items())
-            then = ", ".join(f"{k}={w}" for k, (_, w) in changed.items())
+                graph, f"the graph changes with the input size: {call} runs {a}x for input {run.here} and "
+                f"{b}x for {run.there}. A Python loop, branch or cache reads the input's size, and the "
+                "exported model keeps what the captured size did. Use tensor ops over the whole dim instead "
+                "of a loop over its size", **_at(nodes, call, where))
+        for call, where, changed in run.changed:
+            shown = ", ".join(f"{_name(n)}{_show(v)}" for n, v, _ in changed)
+            then = ", ".join(f"{_name(n)}{_show(w)}" for n, _, w in changed)
             yield self.finding(
-                graph, f"{_call(node)} gets {shown} computed from the input's size and frozen at "
-                f"capture: for input {there} it would need {then}, so the exported model is only "
-                f"correct for input {here}. {_instead(node, changed)}", node=node)
+                graph, f"{call} gets {shown} computed from the input's size and frozen at capture: for "
+                f"input {run.there} it would need {then}, so the exported model is only correct for input "
+                f"{run.here}. {_instead(call, changed)}", **_at(nodes, call, where))
 
 
-def _sizes(graph: OpGraph) -> str:
-    shapes = [n.outputs[0].shape for n in graph.inputs() if n.outputs and n.outputs[0].shape is not None]
-    return ", ".join("x".join(map(str, s)) for s in shapes)
+def _nodes_by_line(graph: OpGraph) -> dict[tuple[str, int], list[OpNode]]:
+    out: dict[tuple[str, int], list[OpNode]] = {}
+    for node in graph.nodes():
+        if node.location is not None:
+            out.setdefault((node.location.path, node.location.line), []).append(node)
+    return out
 
 
-def _structure_change(graph: OpGraph, other: OpGraph) -> tuple[OpNode, int, int] | None:
-    """The first op (in source order) that occurs a different number of times in the two captures.
-    Shape bookkeeping (`sym_size`, `_assert_*`) exists only where dims are symbolic: not compared."""
-
-    def counts(g: OpGraph) -> Counter:
-        return Counter({op: len(nodes) for op, nodes in g.by_op.items() if op not in BOOKKEEPING_OPS})
-
-    a, b = counts(graph), counts(other)
-    diff = [op for op in a.keys() | b.keys() if a[op] != b[op] and op in graph.by_op]
-    if not diff:
-        return None
-    node = min((graph.by_op[op][0] for op in diff), key=lambda n: (n.location is None, n.location))
-    return node, a[node.op], b[node.op]
+def _at(nodes: dict, call: str, where: Location | None) -> dict:
+    """The finding's place: the graph's node of `call` on that line (its op and module name it), else
+    the first node of the line, else the line alone."""
+    here = nodes.get((where.path, where.line), []) if where is not None else []
+    stem = call.strip("_").removeprefix("i")
+    node = next((n for n in here if stem and stem in n.base_op), here[0] if here else None)
+    return {"node": node} if node is not None else {"location": where}
 
 
-def _changed_args(graph: OpGraph, other: OpGraph) -> Iterable[tuple[OpNode, dict]]:
-    """Nodes written in user code whose constant args differ from the same node (same op, same
-    occurrence) of the other capture. Inside torch's own modules (nn.Flatten, attention) a size
-    argument is the library's business, not the user's."""
-    for op, nodes in graph.by_op.items():
-        for node, twin in zip(nodes, other.by_op.get(op, ())):
-            if (node.module_type or "").startswith("torch."):
-                continue
-            changed = {k: (v, twin.args.get(k)) for k, v in node.args.items()
-                       if k in twin.args and twin.args[k] != v and _sizeish(v)}
-            if changed:
-                yield node, changed
+def _name(argument: str) -> str:
+    return "" if argument.startswith("#") else f"{argument}="
 
 
-def _sizeish(value) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int):
-        return True
-    return isinstance(value, list) and bool(value) and all(_sizeish(v) for v in value)
+def _show(value) -> str:
+    """An argument as written: slices as `a:b`, sequences as lists."""
+    if isinstance(value, tuple):  # a slice
+        start, stop, step = (("" if v is None else str(v)) for v in value[1:])
+        return f"{start}:{stop}" + (f":{step}" if step else "")
+    if isinstance(value, list):
+        return "[" + ", ".join(map(_show, value)) + "]"
+    return repr(value)
 
 
-def _call(node: OpNode) -> str:
-    return node.base_op.removeprefix("aten.")
-
-
-def _instead(node: OpNode, changed: dict) -> str:
-    base = node.base_op
-    if base in _POOLS:
-        return f"For a global pool use {_POOLS[base]}."
-    if base in _VIEWS:
-        size = changed.get("size", ((),))[0] or node.args.get("shape") or []
-        if len(size) == 2 and size[1] == -1:
+def _instead(call: str, changed: tuple) -> str:
+    if call in _POOLS:
+        return f"For a global pool use {_POOLS[call]}."
+    if call in _VIEWS:
+        size = changed[0][1]
+        if isinstance(size, list) and len(size) == 2 and size[1] == -1:
             return "To flatten, use torch.flatten(x, 1)."
         return "Keep sizes out of Python: use -1 for one dim, torch.flatten or Tensor.unflatten."
-    if base.startswith("aten.upsample"):
+    if call in ("interpolate", "upsample"):
         return "Use F.interpolate(x, scale_factor=...) instead of a size computed from x.shape."
     return "Compute it with tensor ops, or export with the dims dynamic (--dynamic)."
-

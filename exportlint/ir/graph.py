@@ -100,6 +100,19 @@ class HalfRun:
 
 
 @dataclass
+class SizeRun:
+    """The model's torch calls at the captured input sizes against a pass at grown ones
+    (`exportlint.capture.sizes`, read by EXL201): what changed with the size."""
+
+    here: str  # the captured input sizes, "1x3x224x224"
+    there: str  # the grown ones
+    # A call run another number of times: (call, where, times here, times there).
+    loop: tuple[str, Location | None, int, int] | None = None
+    # Calls whose int-like arguments changed: (call, where, ((argument, here, there), ...)).
+    changed: tuple[tuple[str, Location | None, tuple[tuple[str, Any, Any], ...]], ...] = ()
+
+
+@dataclass
 class CaptureInfo:
     """How the graph was obtained, and why earlier methods failed."""
 
@@ -111,10 +124,10 @@ class CaptureInfo:
     specialized: dict[str, int] = field(default_factory=dict)  # dim requested dynamic -> frozen value
     specialization_location: dict[str, Location] = field(default_factory=dict)
     opsets: dict[str, int] = field(default_factory=dict)  # ONNX models: domain -> opset imported
-    # The same model captured again with some input dims doubled (`capture_resized`): constants that
-    # differ between the two graphs were computed from input sizes and frozen at capture.
-    resized: "OpGraph | None" = None
-    resize_skipped: str | None = None  # why there is no second capture
+    # The forward pass at the captured sizes against one with some input dims doubled: arguments that
+    # differ were computed from input sizes and frozen at capture.
+    sizes: SizeRun | None = None
+    sizes_skipped: str | None = None  # why there is no pass at grown sizes
     # The program run in float16 beside float32, when a target computes in float16; or why it failed.
     fp16: HalfRun | None = None
     fp16_error: str | None = None

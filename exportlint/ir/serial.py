@@ -1,10 +1,11 @@
 """`OpGraph` to and from JSON-ready data, for the capture cache: every typed field round-trips
-(nodes in order, edges with their keys, `CaptureInfo` with its resized and traced graphs). The front
+(nodes in order, edges with their keys, `CaptureInfo` with its traced graph and forward passes). The front
 end's own object (`OpGraph.source`: an ExportedProgram) is not kept: rules on a PyTorch graph read
 the IR only.
 
 Values are plain JSON except tagged ones, a one-key object: {"@tuple": [...]}, {"@loc": [path, line,
-column]}, {"@tensor": [dtype, shape]}, {"@graph": {...}}, {"@half": {...}}, and non-string dict keys never occur.
+column]}, {"@tensor": [dtype, shape]}, {"@graph": {...}}, {"@half": {...}}, {"@sizes": {...}}, and non-string
+dict keys never occur.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from exportlint.ir.graph import CaptureInfo, HalfRun, Location, NodeKind, OpGraph, OpNode, TensorMeta
+from exportlint.ir.graph import CaptureInfo, HalfRun, Location, NodeKind, OpGraph, OpNode, SizeRun, TensorMeta
 
 
 def graph_to_data(graph: OpGraph) -> dict[str, Any]:
@@ -52,6 +53,8 @@ def _encode(value: Any) -> Any:
         return {"@graph": graph_to_data(value)}
     if isinstance(value, HalfRun):
         return {"@half": _encode_fields(value)}
+    if isinstance(value, SizeRun):
+        return {"@sizes": _encode_fields(value)}
     if isinstance(value, tuple):
         return {"@tuple": [_encode(v) for v in value]}
     if isinstance(value, list):
@@ -78,4 +81,6 @@ def _decode(value: Any) -> Any:
             return graph_from_data(inner)
         if tag == "@half":
             return HalfRun(**_decode_fields(inner))
+        if tag == "@sizes":
+            return SizeRun(**_decode_fields(inner))
     return {k: _decode(v) for k, v in value.items()}
