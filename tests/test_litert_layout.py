@@ -88,3 +88,28 @@ def test_the_redundant_expand_fix_gives_the_same_numbers_and_a_model_litert_conv
 
     assert torch.equal(model(*inputs), fixed(*inputs))
     litert_torch.convert(fixed, inputs)
+
+
+def test_an_attention_mask_after_a_convolution_is_left_out_as_the_pass_leaves_it():
+    """A ViT's shape: a patch convolution, then attention with a 4-d mask expand. The real layout pass
+    transposes nothing there, and exportlint does not import litert-torch to learn it."""
+    import torch
+    import torch.nn.functional as F
+
+    from exportlint.capture.litert_layout import _broadcasts, _run
+
+    class Patches(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 8, 4, stride=4)
+
+        def forward(self, x):
+            t = self.conv(x).flatten(2).transpose(1, 2)[:, None]  # 1 x 1 x 4 x 8
+            mask = torch.ones(1, 1, 1, 4, dtype=torch.bool).expand(1, 2, 4, 4)
+            return F.scaled_dot_product_attention(t.expand(1, 2, 4, 8), t.expand(1, 2, 4, 8), t.expand(1, 2, 4, 8),
+                                                  attn_mask=mask)
+
+    program = torch.export.export(Patches().eval(), (torch.randn(1, 3, 8, 8),), strict=False)
+    masks = [n.name for n in program.graph.nodes if n.op == "call_function" and "expand" in str(n.target)]
+    assert masks and not _broadcasts(program)
+    assert not set(_run(program)) & set(masks)

@@ -132,3 +132,24 @@ def test_training_mode_runs_no_extra_pass():
     graph = capture_torch(model, (torch.randn(2, 3, 4),), Options(train=True), "m")
     assert graph.capture.sizes is None and "training mode" in graph.capture.sizes_skipped
     assert int(model.bn.num_batches_tracked) == 0  # neither pass moved the statistics
+
+
+def test_a_library_line_names_the_users_call_and_gets_no_fix():
+    from transformers import BertConfig, BertModel
+
+    config = BertConfig(vocab_size=32, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=64)
+
+    class Wrap(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bert = BertModel(config)
+
+        def forward(self, x):
+            return self.bert(inputs_embeds=x).last_hidden_state
+
+    torch.manual_seed(0)
+    _, found = _exl201(Wrap(), (torch.randn(1, 8, 16),))
+    in_library = [f for f in found if "/transformers/" in f.location.path]
+    assert in_library and all(f.fix is None for f in in_library)
+    assert {f.called_from.line for f in in_library} == {_line(Wrap, "self.bert(inputs_embeds=x)")}

@@ -117,6 +117,6 @@ def _located_files(graph: OpGraph) -> Iterator[str]:
                 yield where.path
     if info.sizes is not None:
         calls = [info.sizes.loop, *info.sizes.changed] if info.sizes.loop else info.sizes.changed
-        yield from (call[1].path for call in calls if call[1] is not None)
+        yield from (where.path for call in calls for where in call[1:3] if where is not None)
     if info.traced is not None:
         yield from _located_files(info.traced)

@@ -25,13 +25,16 @@ def wanted(options: Options) -> bool:
 
 
 def _broadcasts(program: Any) -> set[str]:
-    """The `expand`-like nodes of `program` that broadcast to 4 dims, when it has a convolution too."""
+    """The `expand`-like nodes of `program` that broadcast to 4 dims, when it has a convolution too. An
+    attention mask read by attention alone is left out: the pass keeps attention out of its NHWC regions
+    (transformers' masks, which a ViT's patch convolution would otherwise make it import litert-torch for)."""
     from exportlint.tables import op_stem
 
     nodes = [n for n in program.graph.nodes if n.op == "call_function"]
     if not any(op_stem(str(n.target)).startswith("conv") for n in nodes):
         return set()
-    return {n.name for n in nodes if op_stem(str(n.target)) in _EXPANDS and _widens(n)}
+    return {n.name for n in nodes if op_stem(str(n.target)) in _EXPANDS and _widens(n) and not all(
+        op_stem(str(u.target)) == "scaled_dot_product_attention" for u in n.users)}
 
 
 def _widens(node: Any) -> bool:

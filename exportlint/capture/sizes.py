@@ -24,7 +24,8 @@ from typing import Any
 from exportlint.capture.locate import Frame, is_framework_file, is_library_file, is_user_file, locate
 from exportlint.ir import Location, SizeRun
 
-Call = tuple[str, Location | None, tuple]  # (function name, where, ((argument, canonical value), ...))
+# (function name, where, the user's call site of a library's line, ((argument, canonical value), ...))
+Call = tuple[str, Location | None, Location | None, tuple]
 SKIP = "skip"  # a call inside one of torch's own modules: the module's business, not the user's
 
 
@@ -46,7 +47,7 @@ def _recorder_class():
             name = getattr(func, "__name__", type(func).__name__)
             where = _caller(sys._getframe(1), name)
             if where is not SKIP:
-                self.calls.append((name, where, _arguments(func, args, kwargs)))
+                self.calls.append((name, *where, _arguments(func, args, kwargs)))
             return func(*args, **kwargs)
 
     return Recorder
@@ -59,8 +60,10 @@ def recorder():
 
 @cache
 def _kind(path: str) -> str:
-    if is_user_file(path) or is_library_file(path):
-        return "code"
+    if is_user_file(path):
+        return "user"
+    if is_library_file(path):
+        return "library"
     return "framework" if is_framework_file(path) else "other"
 
 
@@ -69,18 +72,23 @@ def _where(path: str, line: int, name: str) -> Location | None:
     return locate([Frame(path, line)], (name,), library_first=True)[0]
 
 
-def _caller(frame, name: str) -> Location | None | str:
-    """Where user or library code made the call: its innermost frame of theirs; SKIP when a torch
-    module's `forward` lies between (the call is that module's)."""
+def _caller(frame, name: str) -> tuple[Location | None, Location | None] | str:
+    """(where, call site): the innermost user or library frame that made the call and, when that is
+    a library's, the innermost user frame; SKIP when a torch module's `forward` lies between (the
+    call is that module's)."""
+    where = None
     while frame is not None:
         path = frame.f_code.co_filename
         kind = _kind(path)
-        if kind == "code":
-            return _where(path, frame.f_lineno, name)
-        if kind == "framework" and frame.f_code.co_name == "forward":
+        if kind == "user":
+            here = _where(path, frame.f_lineno, name)
+            return (where, here) if where else (here, None)
+        if kind == "library" and where is None:
+            where = _where(path, frame.f_lineno, name)
+        elif kind == "framework" and where is None and frame.f_code.co_name == "forward":
             return SKIP
         frame = frame.f_back
-    return None
+    return where, None
 
 
 def _arguments(func, args: tuple, kwargs: dict) -> tuple:
@@ -275,14 +283,15 @@ def compare(here: list[Call], there: list[Call], sizes_here: str, sizes_there: s
         return out
 
     a, b = by_line(here), by_line(there)
-    loop = next(((*key, len(a[key]), len(b[key])) for key in [*a, *b] if len(a[key]) != len(b[key])), None)
+    loop = next(((*(a[key] or b[key])[0][:3], len(a[key]), len(b[key])) for key in [*a, *b]
+                 if len(a[key]) != len(b[key])), None)
     changed = []
     for key, calls in a.items():
-        for (name, where, args), (_, _, others) in zip(calls, b[key]):
+        for (name, where, site, args), (*_, others) in zip(calls, b[key]):
             diff = tuple((label, v, w) for (label, v), (other, w) in zip(args, others)
                          if label == other and v != w and _has_int(v))
             if diff:
-                changed.append((name, where, diff))
+                changed.append((name, where, site, diff))
     return SizeRun(sizes_here, sizes_there, loop=loop, changed=tuple(changed))
 
 

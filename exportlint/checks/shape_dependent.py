@@ -128,19 +128,19 @@ class ShapeDependentConstant(GraphRule):
             return
         nodes = _nodes_by_line(graph)
         if run.loop is not None:
-            call, where, a, b = run.loop
+            call, where, site, a, b = run.loop
             yield self.finding(
                 graph, f"the graph changes with the input size: {call} runs {a}x for input {run.here} and "
                 f"{b}x for {run.there}. A Python loop, branch or cache reads the input's size, and the "
                 "exported model keeps what the captured size did. Use tensor ops over the whole dim instead "
-                "of a loop over its size", **_at(nodes, call, where))
-        for call, where, changed in run.changed:
+                "of a loop over its size", **_at(nodes, call, where, site))
+        for call, where, site, changed in run.changed:
             shown = ", ".join(f"{_name(n)}{_show(v)}" for n, v, _ in changed)
             then = ", ".join(f"{_name(n)}{_show(w)}" for n, _, w in changed)
             yield self.finding(
                 graph, f"{call} gets {shown} computed from the input's size and frozen at capture: for "
                 f"input {run.there} it would need {then}, so the exported model is only correct for input "
-                f"{run.here}. {_instead(call, changed)}", **_at(nodes, call, where))
+                f"{run.here}. {_instead(call, changed)}", **_at(nodes, call, where, site))
 
 
 def _nodes_by_line(graph: OpGraph) -> dict[tuple[str, int], list[OpNode]]:
@@ -151,13 +151,13 @@ def _nodes_by_line(graph: OpGraph) -> dict[tuple[str, int], list[OpNode]]:
     return out
 
 
-def _at(nodes: dict, call: str, where: Location | None) -> dict:
+def _at(nodes: dict, call: str, where: Location | None, site: Location | None) -> dict:
     """The finding's place: the graph's node of `call` on that line (its op and module name it), else
-    the first node of the line, else the line alone."""
+    the first node of the line, else the line alone, called from the user's `site` when a library's."""
     here = nodes.get((where.path, where.line), []) if where is not None else []
     stem = call.strip("_").removeprefix("i")
     node = next((n for n in here if stem and stem in n.base_op), here[0] if here else None)
-    return {"node": node} if node is not None else {"location": where}
+    return {"node": node} if node is not None else {"location": where, "called_from": site}
 
 
 def _name(argument: str) -> str:

@@ -136,6 +136,7 @@ class Rule:
         fix: Fix | None = None,
         paths: tuple[str, ...] = (),
         data: tuple[tuple[str, Any], ...] = (),
+        called_from: Location | None = None,
     ) -> Finding:
         return Finding(
             code=self.code,
@@ -150,7 +151,7 @@ class Rule:
             node=node.name if node else None,
             fix=fix,
             paths=paths,
-            called_from=node.call_site if node and location is None else None,
+            called_from=called_from or (node.call_site if node and location is None else None),
             data=data,
         )
 

@@ -106,10 +106,11 @@ class SizeRun:
 
     here: str  # the captured input sizes, "1x3x224x224"
     there: str  # the grown ones
-    # A call run another number of times: (call, where, times here, times there).
-    loop: tuple[str, Location | None, int, int] | None = None
-    # Calls whose int-like arguments changed: (call, where, ((argument, here, there), ...)).
-    changed: tuple[tuple[str, Location | None, tuple[tuple[str, Any, Any], ...]], ...] = ()
+    # A call run another number of times: (call, where, the user's call site of a library's line, times
+    # here, times there).
+    loop: tuple[str, Location | None, Location | None, int, int] | None = None
+    # Calls whose int-like arguments changed: (call, where, call site, ((argument, here, there), ...)).
+    changed: tuple[tuple[str, Location | None, Location | None, tuple[tuple[str, Any, Any], ...]], ...] = ()
 
 
 @dataclass
