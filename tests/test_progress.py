@@ -45,8 +45,8 @@ def test_progress_on_a_terminal_and_stdout_unchanged():
     assert tty_out == piped_out and b"== " in tty_out
     assert piped_err == b""
     shown = tty_err.decode(errors="replace")
-    for step in ("model ", "capturing with torch.export(non-strict)", "a forward pass at doubled input sizes",
-                 "capturing with torch.jit.trace", "rules"):
+    for step in ("model ", "capturing with torch.export(non-strict)",
+                 "fake-tensor passes at the example and doubled input sizes", "capturing with torch.jit.trace", "rules"):
         assert step in shown, step
     _, quiet_err = _run(["check", *MODEL, "--quiet", "--no-recapture"], tty=True)
     assert quiet_err == b""

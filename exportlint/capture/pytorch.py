@@ -72,7 +72,7 @@ def capture_torch(model: Any, inputs: tuple, options: Options, name: str) -> OpG
             continue
         info.method = method
         if method in (EXPORT_NON_STRICT, EXPORT_STRICT):
-            with step("a forward pass at doubled input sizes"):
+            with step("fake-tensor passes at the example and doubled input sizes"):
                 info.sizes, info.sizes_skipped = (sizes.size_run(model, inputs) if options.recapture
                                                   else (None, "skipped with --no-recapture"))
             if fp16.wanted(options) and not meta:
