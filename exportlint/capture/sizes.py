@@ -7,9 +7,8 @@ two passes; a Python loop over a size runs its calls another number of times.
 Both passes are the model's own, eager, on fake tensors, as torch.export runs it: they allocate
 nothing, and where a library branches on a value (which a fake tensor has not) or on
 `torch.compiler.is_exporting()` both take the branch the export takes. torch.export is run once. One
-with every dim `Dim.AUTO` would show the same arithmetic as symbols, but costs 3-6 times a static
-export (sympy on every shape: 2.9 s against 0.45 s on torchvision's mobilenet_v3_small); a fake
-forward pass costs half a static export.
+with every dim `Dim.AUTO` would show the same arithmetic as symbols, but costs 1.1-4.6 times a static
+export (sympy on every shape), a fake forward pass 0.2-0.5 times (`benchmarks/capture_costs.py`).
 
 Calls inside one of torch's own Python functions called from user code (`torch.stft`'s padding
 views) are not seen: a torch-function mode is off while it handles a call.
@@ -173,13 +172,21 @@ def fake_failure(model, inputs: tuple, mode=None) -> Exception | None:
     """`forward_failure` on fake tensors: how a meta-device model runs (libraries branch on values
     eagerly, which a meta tensor cannot give, and take the traced branch on fake tensors, as
     torch.export will)."""
-    import torch
     from torch._subclasses.fake_tensor import FakeTensorMode
 
     fake = FakeTensorMode(allow_non_fake_inputs=True)
     with fake:
-        return forward_failure(model, tuple(fake.from_tensor(t) if isinstance(t, torch.Tensor) else t
-                                            for t in inputs), mode)
+        return forward_failure(model, _faked(fake, inputs), mode)
+
+
+def _faked(mode, inputs: tuple, shapes: dict[int, list[int]] | None = None) -> tuple:
+    """`inputs` as fake tensors of `mode`; the one at index i a new one of shape `shapes[i]`."""
+    import torch
+
+    shapes = shapes or {}
+    with mode:
+        return tuple(torch.empty(shapes[i], dtype=t.dtype, device=t.device) if i in shapes else
+                     mode.from_tensor(t) if isinstance(t, torch.Tensor) else t for i, t in enumerate(inputs))
 
 
 def grown_inputs(model, inputs: tuple) -> tuple[tuple, list[Call]] | None:
@@ -204,11 +211,6 @@ def grown_inputs(model, inputs: tuple) -> tuple[tuple, list[Call]] | None:
     calls: list[Call] = []
     mode = FakeTensorMode(allow_non_fake_inputs=True)
 
-    def build(new: dict[int, list[int]]) -> tuple:
-        with mode:
-            return tuple(torch.empty(new[i], dtype=t.dtype, device=t.device) if i in new else
-                         mode.from_tensor(t) if isinstance(t, torch.Tensor) else t for i, t in enumerate(inputs))
-
     def grow(group: list[list[tuple[int, int]]]) -> bool:
         nonlocal shapes, calls
         trial = {i: list(s) for i, s in shapes.items()}
@@ -216,7 +218,7 @@ def grown_inputs(model, inputs: tuple) -> tuple[tuple, list[Call]] | None:
             trial[i][d] *= 2
         rec = recorder()
         with mode:
-            failed = forward_failure(model, build(trial), rec)
+            failed = forward_failure(model, _faked(mode, inputs, trial), rec)
         if failed is None:
             shapes, calls = trial, rec.calls
             return True
@@ -232,7 +234,7 @@ def grown_inputs(model, inputs: tuple) -> tuple[tuple, list[Call]] | None:
     likely = [c for c in candidates if not set(c) & feature]
     unlikely = [c for c in candidates if set(c) & feature]
     grew = bool(likely) and grow(likely)
-    return (build(shapes), calls) if (bool(unlikely) and grow(unlikely)) or grew else None
+    return (_faked(mode, inputs, shapes), calls) if (bool(unlikely) and grow(unlikely)) or grew else None
 
 
 def size_run(model, inputs: tuple) -> tuple[SizeRun | None, str | None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 from exportlint.engine.rule import Context, Example, Finding, GraphRule, Severity
@@ -155,7 +156,7 @@ def _at(nodes: dict, call: str, where: Location | None, site: Location | None) -
     """The finding's place: the graph's node of `call` on that line (its op and module name it), else
     the first node of the line, else the line alone, called from the user's `site` when a library's."""
     here = nodes.get((where.path, where.line), []) if where is not None else []
-    stem = call.strip("_").removeprefix("i")
+    stem = re.sub(r"^__i(\w+?)__$|^__(\w+?)__$", r"\1\2", call)  # __iadd__, __add__: add
     node = next((n for n in here if stem and stem in n.base_op), here[0] if here else None)
     return {"node": node} if node is not None else {"location": where, "called_from": site}
 
